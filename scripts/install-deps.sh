@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs every Debian and npm dependency brisk needs to build, test and run.
+# Idempotent: packages already present are skipped, so a second run takes seconds.
+# Runs as root, or through sudo otherwise.
+#   scripts/install-deps.sh          build + test dependencies
+#   scripts/install-deps.sh --data   also the public-domain corpora used to train the demo models
+set -euo pipefail
+
+want_data=0
+for arg in "$@"; do
+  case "$arg" in
+    --data) want_data=1 ;;
+    -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
+    *) echo "install-deps: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
+  esac
+done
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+build_pkgs=(
+  build-essential g++ cmake ninja-build make pkg-config git python3
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libabsl-dev nlohmann-json3-dev libcli11-dev libpcre2-dev
+  libopenblas-dev libomp-dev
+)
+data_pkgs=(
+  bible-kjv-text sword-text-web diatheke r-base-core r-cran-janeaustenr jargon-text dict-devil
+)
+
+pkgs=("${build_pkgs[@]}")
+if [ "$want_data" = 1 ]; then pkgs+=("${data_pkgs[@]}"); fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  echo "install-deps: all ${#pkgs[@]} Debian packages present"
+else
+  echo "install-deps: installing ${#missing[@]} Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,121 @@
+// The Backend interface: everything above backend/ runs ops through it and never includes a
+// device header. A Backend owns its memory and (on GPUs) its streams; each method runs one op
+// on tensors that live on the backend's device.
+//
+// Conventions shared by every op:
+// - Activations are f32. Weights may be f32, bf16 or f16 where an op says so; small 1-D weights
+//   (norm scales, biases) are converted to f32 at load time by the model.
+// - Index tensors (token ids, positions, block tables, slot mappings) are i32.
+// - Shapes are checked with BRISK_CHECK: a mismatch between our own tensors is our bug.
+// - Ops are synchronous on the CPU; a GPU backend may queue them on its stream.
+#pragma once
+
+#include <array>
+#include <memory>
+#include <string_view>
+
+#include "tensor/tensor.h"
+
+namespace brisk::backend {
+
+using tensor::DType;
+using tensor::Tensor;
+
+// Every op the decoder uses. The conformance harness enumerates kAllOps, so adding an op here
+// without a conformance case fails a test.
+enum class OpId {
+  kEmbedding,
+  kMatMul,
+  kRmsNorm,
+  kAddRmsNorm,
+  kRope,
+  kSiluMul,
+  kAdd,
+  kWriteKvCache,
+  kPagedAttention,
+};
+inline constexpr std::array<OpId, 9> kAllOps = {
+    OpId::kEmbedding, OpId::kMatMul,  OpId::kRmsNorm,      OpId::kAddRmsNorm,    OpId::kRope,
+    OpId::kSiluMul,   OpId::kAdd,     OpId::kWriteKvCache, OpId::kPagedAttention,
+};
+std::string_view OpName(OpId op);
+
+// Describes how the flattened tokens of a batch map onto sequences and KV-cache blocks.
+// Sequence i owns query rows [query_start_loc[i], query_start_loc[i+1]) of q. After this step's
+// KV write its cache holds context_lens[i] tokens; query row j of sequence i (0-based) sits at
+// position context_lens[i] - num_queries_i + j and attends causally to cache tokens
+// [0, position] (further limited by a sliding window).
+//
+// KV cache layout, per layer (block_size tokens per block):
+//   k_cache, v_cache: [num_blocks, block_size, num_kv_heads, head_dim]
+//   token t of sequence i lives in block block_tables[i, t / block_size], slot t % block_size.
+struct AttentionMetadata {
+  Tensor query_start_loc;  // [num_seqs + 1] i32, query_start_loc[0] == 0
+  Tensor context_lens;     // [num_seqs] i32
+  Tensor block_tables;     // [num_seqs, max_blocks_per_seq] i32
+  int max_query_len = 0;   // host copies of the maxima, so kernels can size their launches
+  int max_context_len = 0;
+};
+
+struct AttentionParams {
+  float scale = 1.0f;       // usually 1/sqrt(head_dim)
+  int sliding_window = 0;   // 0: full causal; W > 0: key k is visible iff pos - W < k <= pos
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  virtual std::string_view name() const = 0;
+  virtual tensor::Device device() const = 0;
+
+  // Whether this backend runs `op` with weights of `weight_dtype` (for ops without weights the
+  // dtype is ignored). Callers check before running; unsupported combinations are refused at
+  // load time, never at run time.
+  virtual bool Supports(OpId op, DType weight_dtype) const = 0;
+
+  // out[t, :] = f32(table[ids[t], :]).
+  // table: [vocab, hidden] f32/bf16/f16; ids: [num_tokens] i32 in [0, vocab); out: [num_tokens, hidden]
+  virtual void Embedding(const Tensor& table, const Tensor& ids, Tensor* out) = 0;
+
+  // y = x · wᵀ (+ bias).
+  // x: [m, k] f32; w: [n, k] f32/bf16/f16; bias: [n] f32 or nullptr; y: [m, n] f32
+  virtual void MatMul(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor* y) = 0;
+
+  // out = x / sqrt(mean(x², last dim) + eps) * weight. out may alias x.
+  // x, out: [rows, dim] f32; weight: [dim] f32
+  virtual void RmsNorm(const Tensor& x, const Tensor& weight, float eps, Tensor* out) = 0;
+
+  // residual += x, then out = RmsNorm(residual). residual, x, out: [rows, dim]; weight: [dim]
+  virtual void AddRmsNorm(Tensor* residual, const Tensor& x, const Tensor& weight, float eps,
+                          Tensor* out) = 0;
+
+  // Rotates the first rotary_dim features of every head in place, Hugging Face "rotate_half"
+  // pairing (feature i with i + rotary_dim/2):
+  //   x'[i] = x[i]·cos − x[i+h]·sin,  x'[i+h] = x[i+h]·cos + x[i]·sin,  h = rotary_dim/2,
+  // with cos = cos_sin[pos, i], sin = cos_sin[pos, h + i].
+  // x: [num_tokens, num_heads, head_dim] f32; positions: [num_tokens] i32;
+  // cos_sin: [max_positions, rotary_dim] f32
+  virtual void Rope(Tensor* x, const Tensor& positions, const Tensor& cos_sin) = 0;
+
+  // out = silu(gate) * up. gate, up, out: [rows, dim] f32
+  virtual void SiluMul(const Tensor& gate, const Tensor& up, Tensor* out) = 0;
+
+  // out = a + b. a, b, out: same shape, f32; out may alias a or b
+  virtual void Add(const Tensor& a, const Tensor& b, Tensor* out) = 0;
+
+  // Copies each token's K and V into its cache slot: cache[slot / block_size, slot % block_size].
+  // k, v: [num_tokens, num_kv_heads, head_dim] f32; slot_mapping: [num_tokens] i32, -1 = skip;
+  // k_cache, v_cache: [num_blocks, block_size, num_kv_heads, head_dim] f32
+  virtual void WriteKvCache(const Tensor& k, const Tensor& v, const Tensor& slot_mapping,
+                            Tensor* k_cache, Tensor* v_cache) = 0;
+
+  // Causal attention of each query row over its sequence's cached keys and values (see
+  // AttentionMetadata). num_heads must be a multiple of num_kv_heads (MHA, GQA, MQA).
+  // q, out: [num_tokens, num_heads, head_dim] f32; caches as in WriteKvCache
+  virtual void PagedAttention(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
+                              const AttentionMetadata& meta, const AttentionParams& params,
+                              Tensor* out) = 0;
+};
+
+}  // namespace brisk::backend

@@ -1,0 +1,69 @@
+#include "tensor/tensor.h"
+
+#include <cstdlib>
+#include <cstring>
+
+namespace brisk::tensor {
+
+int64_t NumElements(const Shape& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+std::string ShapeToString(const Shape& shape) {
+  std::string out = "[";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i > 0) out += ", ";
+    out += std::to_string(shape[i]);
+  }
+  return out + "]";
+}
+
+Tensor Tensor::Empty(DType dtype, Shape shape) {
+  for (int64_t d : shape) BRISK_CHECK_GE(d, 0) << "negative dimension";
+  Tensor t;
+  t.dtype_ = dtype;
+  t.shape_ = std::move(shape);
+  size_t bytes = static_cast<size_t>(t.size_bytes());
+  if (bytes > 0) {
+    size_t rounded = (bytes + 63) / 64 * 64;  // aligned_alloc needs a multiple of the alignment
+    void* p = std::aligned_alloc(64, rounded);
+    BRISK_CHECK(p != nullptr) << "out of host memory allocating " << rounded << " bytes";
+    std::memset(p, 0, rounded);
+    t.data_ = p;
+    t.owner_ = std::shared_ptr<const void>(p, [](const void* q) { std::free(const_cast<void*>(q)); });
+  }
+  return t;
+}
+
+Tensor Tensor::View(DType dtype, Shape shape, void* data, std::shared_ptr<const void> owner,
+                    Device device) {
+  Tensor t;
+  t.dtype_ = dtype;
+  t.shape_ = std::move(shape);
+  t.data_ = data;
+  t.owner_ = std::move(owner);
+  t.device_ = device;
+  return t;
+}
+
+Tensor Tensor::Reshape(Shape shape) const {
+  BRISK_CHECK_EQ(NumElements(shape), numel()) << "reshape " << ShapeToString(shape_) << " to "
+                                              << ShapeToString(shape);
+  Tensor t = *this;
+  t.shape_ = std::move(shape);
+  return t;
+}
+
+Tensor Tensor::Slice(int64_t begin, int64_t end) const {
+  BRISK_CHECK(rank() >= 1 && 0 <= begin && begin <= end && end <= shape_[0])
+      << "slice [" << begin << ", " << end << ") of " << ShapeToString(shape_);
+  Tensor t = *this;
+  int64_t row_elems = shape_[0] == 0 ? 0 : numel() / shape_[0];
+  t.shape_[0] = end - begin;
+  t.data_ = static_cast<uint8_t*>(data_) + begin * row_elems * DTypeSize(dtype_);
+  return t;
+}
+
+}  // namespace brisk::tensor
