@@ -25,7 +25,7 @@ build_pkgs=(
   libopenblas-dev libomp-dev
 )
 data_pkgs=(
-  bible-kjv-text sword-text-web diatheke r-base-core r-cran-janeaustenr jargon-text dict-devil
+  bible-kjv-text bible-kjv sword-text-web diatheke r-base-core r-cran-janeaustenr jargon-text dict-devil
 )
 
 pkgs=("${build_pkgs[@]}")

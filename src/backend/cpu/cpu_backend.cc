@@ -1,0 +1,237 @@
+// CpuBackend: argument checks (shared with the reference backend), then the kernels. MatMul
+// and PagedAttention live in their own files; the short row-wise kernels are here. Row-wise
+// ops split rows across threads only when there is enough work (parallel.h).
+#include "backend/cpu/cpu_backend.h"
+
+#include <cmath>
+#include <cstring>
+
+#include <omp.h>
+
+#include "backend/cpu/attention.h"
+#include "backend/cpu/matmul.h"
+#include "backend/cpu/parallel.h"
+#include "backend/cpu/reference/op_checks.h"
+#include "backend/cpu/simd.h"
+#include "base/logging.h"
+
+namespace brisk::backend {
+namespace {
+
+using cpu::ParallelFor;
+
+// Σ x[i]² in f32 with vector partial sums.
+float SumSquares(const float* x, int64_t n) {
+#if defined(BRISK_CPU_AVX512)
+  __m512 acc0 = _mm512_setzero_ps();
+  __m512 acc1 = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    __m512 a = _mm512_loadu_ps(x + i);
+    __m512 b = _mm512_loadu_ps(x + i + 16);
+    acc0 = _mm512_fmadd_ps(a, a, acc0);
+    acc1 = _mm512_fmadd_ps(b, b, acc1);
+  }
+  for (; i < n; i += 16) {
+    __m512 a = _mm512_maskz_loadu_ps(cpu::TailMask16(n - i), x + i);
+    acc0 = _mm512_fmadd_ps(a, a, acc0);
+  }
+  return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+#else
+  float acc = 0.0f;
+#pragma omp simd reduction(+ : acc)
+  for (int64_t i = 0; i < n; ++i) acc += x[i] * x[i];
+  return acc;
+#endif
+}
+
+// out[i] = x[i] · inv_rms · weight[i]; out may alias x.
+void ScaleRow(const float* x, float inv_rms, const float* weight, int64_t n, float* out) {
+  for (int64_t i = 0; i < n; ++i) out[i] = x[i] * inv_rms * weight[i];
+}
+
+float InvRms(float sum_squares, int64_t dim, float eps) {
+  return 1.0f / std::sqrt(sum_squares / static_cast<float>(dim) + eps);
+}
+
+// out[i] = silu(gate[i]) · up[i] = gate[i] · up[i] / (1 + e^-gate[i])
+void SiluMulRange(const float* gate, const float* up, int64_t n, float* out) {
+  int64_t i = 0;
+#if defined(BRISK_CPU_AVX512)
+  const __m512 one = _mm512_set1_ps(1.0f);
+  for (; i < n; i += 16) {
+    __mmask16 m = cpu::TailMask16(n - i);
+    __m512 g = _mm512_maskz_loadu_ps(m, gate + i);
+    __m512 u = _mm512_maskz_loadu_ps(m, up + i);
+    __m512 denom = _mm512_add_ps(one, cpu::Exp512(_mm512_sub_ps(_mm512_setzero_ps(), g)));
+    _mm512_mask_storeu_ps(out + i, m, _mm512_div_ps(_mm512_mul_ps(g, u), denom));
+  }
+#endif
+  for (; i < n; ++i) out[i] = gate[i] * up[i] / (1.0f + std::exp(-gate[i]));
+}
+
+}  // namespace
+
+CpuBackend::CpuBackend(const CpuBackendOptions& options)
+    : num_threads_(options.num_threads > 0 ? options.num_threads : omp_get_num_procs()) {}
+
+bool CpuBackend::Supports(OpId op, DType weight_dtype) const {
+  switch (op) {
+    case OpId::kEmbedding:
+    case OpId::kMatMul: return IsFloatWeightDType(weight_dtype);
+    case OpId::kRmsNorm:
+    case OpId::kAddRmsNorm:
+    case OpId::kRope:
+    case OpId::kSiluMul:
+    case OpId::kAdd:
+    case OpId::kWriteKvCache:
+    case OpId::kPagedAttention: return weight_dtype == DType::kF32;
+  }
+  return false;
+}
+
+void CpuBackend::Embedding(const Tensor& table, const Tensor& ids, Tensor* out) {
+  RowDims d = CheckEmbedding(table, ids, *out);
+  const int32_t* id = ids.data<int32_t>();
+  float* o = out->data<float>();
+  ParallelFor(d.rows, d.dim, num_threads_, [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t src = id[t] * d.dim;
+      float* dst = o + t * d.dim;
+      switch (table.dtype()) {
+        case DType::kF32: std::memcpy(dst, table.data<float>() + src, d.dim * sizeof(float)); break;
+        case DType::kBF16: cpu::WidenBf16(table.data<uint16_t>() + src, d.dim, dst); break;
+        case DType::kF16: cpu::WidenF16(table.data<uint16_t>() + src, d.dim, dst); break;
+        case DType::kI32:
+        case DType::kI64: BRISK_CHECK(false) << "embedding dtype"; break;
+      }
+    }
+  });
+}
+
+void CpuBackend::MatMul(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor* y) {
+  MatMulDims d = CheckMatMul(x, w, bias, *y);
+  cpu::MatMul({.x = x.data<float>(),
+               .w = w.raw(),
+               .w_dtype = w.dtype(),
+               .bias = bias != nullptr ? bias->data<float>() : nullptr,
+               .y = y->data<float>(),
+               .m = d.m,
+               .n = d.n,
+               .k = d.k},
+              num_threads_, &workspace_);
+}
+
+void CpuBackend::RmsNorm(const Tensor& x, const Tensor& weight, float eps, Tensor* out) {
+  RowDims d = CheckRmsNorm(x, weight, *out);
+  const float* xp = x.data<float>();
+  const float* w = weight.data<float>();
+  float* o = out->data<float>();
+  ParallelFor(d.rows, d.dim, num_threads_, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const float* xr = xp + r * d.dim;
+      ScaleRow(xr, InvRms(SumSquares(xr, d.dim), d.dim, eps), w, d.dim, o + r * d.dim);
+    }
+  });
+}
+
+void CpuBackend::AddRmsNorm(Tensor* residual, const Tensor& x, const Tensor& weight, float eps,
+                            Tensor* out) {
+  CheckSameShapeF32(*residual, x, *out);
+  RowDims d = CheckRmsNorm(*residual, weight, *out);
+  float* res = residual->data<float>();
+  const float* xp = x.data<float>();
+  const float* w = weight.data<float>();
+  float* o = out->data<float>();
+  ParallelFor(d.rows, d.dim, num_threads_, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      float* rr = res + r * d.dim;
+      const float* xr = xp + r * d.dim;
+      for (int64_t i = 0; i < d.dim; ++i) rr[i] += xr[i];
+      ScaleRow(rr, InvRms(SumSquares(rr, d.dim), d.dim, eps), w, d.dim, o + r * d.dim);
+    }
+  });
+}
+
+void CpuBackend::Rope(Tensor* x, const Tensor& positions, const Tensor& cos_sin) {
+  RopeDims d = CheckRope(*x, positions, cos_sin);
+  const int64_t half = d.rotary_dim / 2;
+  const int32_t* pos = positions.data<int32_t>();
+  float* xp = x->data<float>();
+  ParallelFor(d.num_tokens, d.num_heads * d.rotary_dim, num_threads_,
+              [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) {
+      const float* cos = cos_sin.data<float>() + pos[t] * d.rotary_dim;
+      const float* sin = cos + half;
+      for (int64_t h = 0; h < d.num_heads; ++h) {
+        float* lo = xp + (t * d.num_heads + h) * d.head_dim;
+        float* hi = lo + half;
+        for (int64_t i = 0; i < half; ++i) {
+          const float a = lo[i];
+          const float b = hi[i];
+          lo[i] = a * cos[i] - b * sin[i];
+          hi[i] = b * cos[i] + a * sin[i];
+        }
+      }
+    }
+  });
+}
+
+void CpuBackend::SiluMul(const Tensor& gate, const Tensor& up, Tensor* out) {
+  RowDims d = CheckSameShapeF32(gate, up, *out);
+  const int64_t n = d.rows * d.dim;
+  const float* g = gate.data<float>();
+  const float* u = up.data<float>();
+  float* o = out->data<float>();
+  // Split the flat range: rows may be few and long (decode) or many and short.
+  ParallelFor(n, 4, num_threads_, [&](int64_t begin, int64_t end) {
+    SiluMulRange(g + begin, u + begin, end - begin, o + begin);
+  });
+}
+
+void CpuBackend::Add(const Tensor& a, const Tensor& b, Tensor* out) {
+  RowDims d = CheckSameShapeF32(a, b, *out);
+  const float* ap = a.data<float>();
+  const float* bp = b.data<float>();
+  float* o = out->data<float>();
+  ParallelFor(d.rows * d.dim, 1, num_threads_, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) o[i] = ap[i] + bp[i];
+  });
+}
+
+void CpuBackend::WriteKvCache(const Tensor& k, const Tensor& v, const Tensor& slot_mapping,
+                              Tensor* k_cache, Tensor* v_cache) {
+  KvCacheDims c = CheckWriteKvCache(k, v, slot_mapping, *k_cache, *v_cache);
+  // Cache rows are ordered (block, offset in block), so slot s is row s of the flattened
+  // cache [num_blocks · block_size, num_kv_heads · head_dim].
+  const int64_t row_elems = c.num_kv_heads * c.head_dim;
+  const int32_t* slots = slot_mapping.data<int32_t>();
+  ParallelFor(slot_mapping.dim(0), 2 * row_elems, num_threads_, [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) {
+      if (slots[t] < 0) continue;  // -1: token not cached (padding)
+      const size_t bytes = static_cast<size_t>(row_elems) * sizeof(float);
+      std::memcpy(k_cache->data<float>() + slots[t] * row_elems, k.data<float>() + t * row_elems, bytes);
+      std::memcpy(v_cache->data<float>() + slots[t] * row_elems, v.data<float>() + t * row_elems, bytes);
+    }
+  });
+}
+
+void CpuBackend::PagedAttention(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
+                                const AttentionMetadata& meta, const AttentionParams& params,
+                                Tensor* out) {
+  AttentionDims d = CheckPagedAttention(q, k_cache, v_cache, meta, params, *out);
+  cpu::PagedAttention(q, k_cache, v_cache, meta, params, d, num_threads_, &workspace_, out);
+}
+
+std::unique_ptr<Backend> MakeCpuBackend(const CpuBackendOptions& options) {
+  auto backend = std::make_unique<CpuBackend>(options);
+  BRISK_LOG(kInfo) << "cpu backend: num_threads=" << backend->num_threads()
+#if defined(BRISK_CPU_AVX512)
+                   << " simd=avx512";
+#else
+                   << " simd=portable";
+#endif
+  return backend;
+}
+
+}  // namespace brisk::backend

@@ -1,0 +1,202 @@
+// Hand-computed checks of the reference backend: it is the oracle of the conformance harness,
+// so its own expected values come from arithmetic done on paper, never from the code.
+#include "backend/cpu/reference/reference_backend.h"
+
+#include <cmath>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace brisk::backend {
+namespace {
+
+using tensor::Shape;
+
+Tensor F32(Shape shape, const std::vector<float>& values) {
+  Tensor t = Tensor::Empty(DType::kF32, std::move(shape));
+  EXPECT_EQ(static_cast<size_t>(t.numel()), values.size());
+  for (size_t i = 0; i < values.size(); ++i) t.data<float>()[i] = values[i];
+  return t;
+}
+
+Tensor I32(Shape shape, const std::vector<int32_t>& values) {
+  Tensor t = Tensor::Empty(DType::kI32, std::move(shape));
+  EXPECT_EQ(static_cast<size_t>(t.numel()), values.size());
+  for (size_t i = 0; i < values.size(); ++i) t.data<int32_t>()[i] = values[i];
+  return t;
+}
+
+// Converts f32 values (exactly representable in the target) to a bf16 or f16 tensor.
+Tensor Half(DType dtype, Shape shape, const std::vector<float>& values) {
+  Tensor t = Tensor::Empty(dtype, std::move(shape));
+  for (size_t i = 0; i < values.size(); ++i) {
+    t.data<uint16_t>()[i] =
+        dtype == DType::kBF16 ? tensor::F32ToBF16(values[i]) : tensor::F32ToF16(values[i]);
+  }
+  return t;
+}
+
+std::vector<float> Values(const Tensor& t) {
+  return std::vector<float>(t.data<float>(), t.data<float>() + t.numel());
+}
+
+TEST(ReferenceBackendTest, SupportsFloatWeightsOnlyWhereOpsHaveWeights) {
+  ReferenceBackend b;
+  for (DType dt : {DType::kF32, DType::kBF16, DType::kF16}) {
+    EXPECT_TRUE(b.Supports(OpId::kMatMul, dt));
+    EXPECT_TRUE(b.Supports(OpId::kEmbedding, dt));
+  }
+  EXPECT_FALSE(b.Supports(OpId::kMatMul, DType::kI32));
+  EXPECT_TRUE(b.Supports(OpId::kRmsNorm, DType::kF32));
+  EXPECT_FALSE(b.Supports(OpId::kRmsNorm, DType::kBF16));
+  EXPECT_FALSE(b.Supports(OpId::kPagedAttention, DType::kF16));
+}
+
+TEST(ReferenceBackendTest, MatMulWithBiasAllWeightDtypes) {
+  ReferenceBackend b;
+  Tensor x = F32({2, 3}, {1, 2, 3, -1, 0.5, 2});
+  // w rows: [1, 0, -1], [0.5, 2, 0.25]
+  std::vector<float> w_values = {1, 0, -1, 0.5, 2, 0.25};
+  Tensor bias = F32({2}, {10, -1});
+  // Row 0: 1 - 3 + 10 = 8;     0.5 + 4 + 0.75 - 1 = 4.25
+  // Row 1: -1 - 2 + 10 = 7;   -0.5 + 1 + 0.5 - 1 = 0
+  for (DType dt : {DType::kF32, DType::kBF16, DType::kF16}) {
+    Tensor w = dt == DType::kF32 ? F32({2, 3}, w_values) : Half(dt, {2, 3}, w_values);
+    Tensor y = Tensor::Empty(DType::kF32, {2, 2});
+    b.MatMul(x, w, &bias, &y);
+    EXPECT_EQ(Values(y), (std::vector<float>{8, 4.25, 7, 0})) << tensor::DTypeName(dt);
+    b.MatMul(x, w, nullptr, &y);
+    EXPECT_EQ(Values(y), (std::vector<float>{-2, 5.25, -3, 1})) << tensor::DTypeName(dt);
+  }
+}
+
+TEST(ReferenceBackendTest, EmbeddingGathersAndWidensRows) {
+  ReferenceBackend b;
+  Tensor table = Half(DType::kBF16, {3, 2}, {1, 2, 3, 4, -5, 0.5});
+  Tensor ids = I32({4}, {2, 0, 2, 1});
+  Tensor out = Tensor::Empty(DType::kF32, {4, 2});
+  b.Embedding(table, ids, &out);
+  EXPECT_EQ(Values(out), (std::vector<float>{-5, 0.5, 1, 2, -5, 0.5, 3, 4}));
+}
+
+TEST(ReferenceBackendTest, RmsNormMatchesHandComputation) {
+  ReferenceBackend b;
+  // mean(3², 4²) = 12.5; 1/sqrt(12.5) = 0.28284271
+  Tensor x = F32({2, 2}, {3, 4, 0, 2});
+  Tensor w = F32({2}, {1, 2});
+  Tensor out = Tensor::Empty(DType::kF32, {2, 2});
+  b.RmsNorm(x, w, 0.0f, &out);
+  EXPECT_NEAR(out.data<float>()[0], 0.84852814f, 1e-6);
+  EXPECT_NEAR(out.data<float>()[1], 2.26274170f, 1e-6);
+  // Row 1: mean(0, 4) = 2, eps = 2 -> 1/sqrt(4) = 0.5
+  b.RmsNorm(x, w, 2.0f, &out);
+  EXPECT_NEAR(out.data<float>()[2], 0.0f, 1e-7);
+  EXPECT_NEAR(out.data<float>()[3], 2.0f, 1e-6);
+  // In place (out aliases x).
+  b.RmsNorm(x, w, 0.0f, &x);
+  EXPECT_NEAR(x.data<float>()[0], 0.84852814f, 1e-6);
+  EXPECT_NEAR(x.data<float>()[3], 2.82842712f, 1e-6);
+}
+
+TEST(ReferenceBackendTest, AddRmsNormUpdatesResidualThenNormalizes) {
+  ReferenceBackend b;
+  Tensor residual = F32({1, 2}, {1, 1});
+  Tensor x = F32({1, 2}, {2, 3});
+  Tensor w = F32({2}, {1, 1});
+  Tensor out = Tensor::Empty(DType::kF32, {1, 2});
+  b.AddRmsNorm(&residual, x, w, 0.0f, &out);
+  EXPECT_EQ(Values(residual), (std::vector<float>{3, 4}));
+  EXPECT_NEAR(out.data<float>()[0], 0.84852814f, 1e-6);
+  EXPECT_NEAR(out.data<float>()[1], 1.13137085f, 1e-6);
+}
+
+TEST(ReferenceBackendTest, RopeRotatesHalfPairsAndLeavesTheRestAlone) {
+  ReferenceBackend b;
+  // One token, one head, head_dim 6, rotary_dim 4 (pairs (0,2) and (1,3)); features 4, 5 pass.
+  Tensor x = F32({1, 1, 6}, {1, 2, 3, 4, 5, 6});
+  Tensor positions = I32({1}, {1});
+  // Position 0: identity; position 1: cos = (0, 0.6), sin = (1, 0.8).
+  Tensor cos_sin = F32({2, 4}, {1, 1, 0, 0, 0, 0.6f, 1, 0.8f});
+  b.Rope(&x, positions, cos_sin);
+  // Pair (0,2): x0' = 1·0 − 3·1 = −3, x2' = 3·0 + 1·1 = 1.
+  // Pair (1,3): x1' = 2·0.6 − 4·0.8 = −2, x3' = 4·0.6 + 2·0.8 = 4.
+  std::vector<float> got = Values(x);
+  std::vector<float> want = {-3, -2, 1, 4, 5, 6};
+  for (int i = 0; i < 6; ++i) EXPECT_NEAR(got[i], want[i], 1e-6) << i;
+}
+
+TEST(ReferenceBackendTest, SiluMulAndAdd) {
+  ReferenceBackend b;
+  Tensor gate = F32({1, 3}, {0, 1, -2});
+  Tensor up = F32({1, 3}, {5, 2, 3});
+  Tensor out = Tensor::Empty(DType::kF32, {1, 3});
+  b.SiluMul(gate, up, &out);
+  // silu(1) = 1/(1+e^-1) = 0.7310586; silu(-2) = -2/(1+e^2) = -0.2384058
+  EXPECT_EQ(out.data<float>()[0], 0.0f);
+  EXPECT_NEAR(out.data<float>()[1], 1.4621172f, 1e-6);
+  EXPECT_NEAR(out.data<float>()[2], -0.7152175f, 1e-6);
+  b.Add(gate, up, &out);
+  EXPECT_EQ(Values(out), (std::vector<float>{5, 3, 1}));
+  b.Add(gate, up, &gate);  // out aliases a
+  EXPECT_EQ(Values(gate), (std::vector<float>{5, 3, 1}));
+}
+
+TEST(ReferenceBackendTest, WriteKvCacheFillsSlotsAndSkipsMinusOne) {
+  ReferenceBackend b;
+  // 3 blocks of 2 slots, 1 kv head, head_dim 2.
+  Tensor k_cache = Tensor::Empty(DType::kF32, {3, 2, 1, 2});
+  Tensor v_cache = Tensor::Empty(DType::kF32, {3, 2, 1, 2});
+  Tensor k = F32({3, 1, 2}, {1, 2, 3, 4, 5, 6});
+  Tensor v = F32({3, 1, 2}, {-1, -2, -3, -4, -5, -6});
+  Tensor slots = I32({3}, {5, -1, 2});  // block 2 slot 1; skipped; block 1 slot 0
+  b.WriteKvCache(k, v, slots, &k_cache, &v_cache);
+  EXPECT_EQ(Values(k_cache), (std::vector<float>{0, 0, 0, 0, 5, 6, 0, 0, 0, 0, 1, 2}));
+  EXPECT_EQ(Values(v_cache), (std::vector<float>{0, 0, 0, 0, -5, -6, 0, 0, 0, 0, -1, -2}));
+}
+
+// Builds metadata for one sequence whose tokens live in the given blocks.
+AttentionMetadata OneSequence(int num_queries, int context_len, std::vector<int32_t> blocks) {
+  AttentionMetadata meta;
+  meta.query_start_loc = I32({2}, {0, num_queries});
+  meta.context_lens = I32({1}, {context_len});
+  int64_t num_blocks = static_cast<int64_t>(blocks.size());
+  meta.block_tables = I32({1, num_blocks}, blocks);
+  meta.max_query_len = num_queries;
+  meta.max_context_len = context_len;
+  return meta;
+}
+
+TEST(ReferenceBackendTest, PagedAttentionCausalWindowAndGqa) {
+  ReferenceBackend b;
+  // Block size 1, head_dim 1, one kv head; token 0 in block 2, token 1 in block 0.
+  Tensor k_cache = F32({3, 1, 1, 1}, {std::log(3.0f), 100, 0});
+  Tensor v_cache = F32({3, 1, 1, 1}, {10, 100, 2});
+  // Two query heads (GQA group of 2) with q = 1 and q = 2.
+  Tensor q = F32({2, 2, 1}, {1, 2, 1, 2});
+  Tensor out = Tensor::Empty(DType::kF32, {2, 2, 1});
+  AttentionMetadata meta = OneSequence(2, 2, {2, 0});
+  b.PagedAttention(q, k_cache, v_cache, meta, {.scale = 1.0f}, &out);
+  // Row 0 (position 0) sees only token 0: out = v0 = 2 for both heads.
+  EXPECT_NEAR(out.data<float>()[0], 2.0f, 1e-6);
+  EXPECT_NEAR(out.data<float>()[1], 2.0f, 1e-6);
+  // Row 1, head 0: scores (0, ln 3) -> weights (1/4, 3/4): 2/4 + 30/4 = 8.
+  EXPECT_NEAR(out.data<float>()[2], 8.0f, 1e-5);
+  // Head 1: scores (0, 2 ln 3) -> weights (1/10, 9/10): 0.2 + 9 = 9.2.
+  EXPECT_NEAR(out.data<float>()[3], 9.2f, 1e-5);
+
+  // Sliding window 1: each row sees only itself.
+  b.PagedAttention(q, k_cache, v_cache, meta, {.scale = 1.0f, .sliding_window = 1}, &out);
+  EXPECT_NEAR(out.data<float>()[2], 10.0f, 1e-6);
+  EXPECT_NEAR(out.data<float>()[3], 10.0f, 1e-6);
+
+  // Decode: one query at position 1 with scale 0.5 -> scores (0, ln 3 / 2) for head 0:
+  // weights (1, sqrt 3) / (1 + sqrt 3).
+  Tensor q1 = F32({1, 2, 1}, {1, 2});
+  Tensor out1 = Tensor::Empty(DType::kF32, {1, 2, 1});
+  b.PagedAttention(q1, k_cache, v_cache, OneSequence(1, 2, {2, 0}), {.scale = 0.5f}, &out1);
+  double s3 = std::sqrt(3.0);
+  EXPECT_NEAR(out1.data<float>()[0], (2 + 10 * s3) / (1 + s3), 1e-5);
+}
+
+}  // namespace
+}  // namespace brisk::backend

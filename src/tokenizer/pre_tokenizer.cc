@@ -1,0 +1,264 @@
+// ByteLevel, Split and Sequence pre-tokenizers and their registry (see pre_tokenizer.h).
+#include "tokenizer/pre_tokenizer.h"
+
+#include <algorithm>
+#include <array>
+#include <utility>
+
+#include "base/check.h"
+#include "tokenizer/byte_level.h"
+
+namespace brisk::tokenizer {
+namespace {
+
+// A span of the text and whether it is a delimiter.
+struct Part {
+  ByteSpan span;
+  bool is_delimiter;
+};
+
+// Lays the matches and the gaps between them end to end over the whole text.
+std::vector<Part> PartsOf(size_t text_size, std::span<const ByteSpan> matches, bool invert) {
+  std::vector<Part> parts;
+  parts.reserve(2 * matches.size() + 1);
+  size_t prev = 0;
+  for (const ByteSpan& match : matches) {
+    if (prev != match.first) parts.push_back({{prev, match.first}, invert});
+    parts.push_back({match, !invert});
+    prev = match.second;
+  }
+  if (prev != text_size || parts.empty()) parts.push_back({{prev, text_size}, invert});
+  return parts;
+}
+
+// Joins each delimiter to the piece before it (kMergedWithPrevious) or, run backwards over the
+// parts, to the piece after it (kMergedWithNext): a delimiter that follows a non-delimiter
+// extends the last piece, any other part starts a new one.
+void MergeDelimiters(std::vector<Part>& parts, bool backwards, std::vector<ByteSpan>& pieces) {
+  if (backwards) std::reverse(parts.begin(), parts.end());
+  bool previous_delimiter = false;
+  for (const Part& part : parts) {
+    if (part.is_delimiter && !previous_delimiter && !pieces.empty()) {
+      if (backwards) {
+        pieces.back().first = part.span.first;
+      } else {
+        pieces.back().second = part.span.second;
+      }
+    } else {
+      pieces.push_back(part.span);
+    }
+    previous_delimiter = part.is_delimiter;
+  }
+  if (backwards) std::reverse(pieces.begin(), pieces.end());
+}
+
+}  // namespace
+
+std::vector<ByteSpan> SplitAtMatches(size_t text_size, std::span<const ByteSpan> matches,
+                                     SplitBehavior behavior, bool invert) {
+  std::vector<Part> parts = PartsOf(text_size, matches, invert);
+  std::vector<ByteSpan> pieces;
+  pieces.reserve(parts.size());
+  switch (behavior) {
+    case SplitBehavior::kRemoved:
+      for (const Part& part : parts) {
+        if (!part.is_delimiter) pieces.push_back(part.span);
+      }
+      break;
+    case SplitBehavior::kIsolated:
+      for (const Part& part : parts) pieces.push_back(part.span);
+      break;
+    case SplitBehavior::kMergedWithPrevious:
+      MergeDelimiters(parts, /*backwards=*/false, pieces);
+      break;
+    case SplitBehavior::kMergedWithNext:
+      MergeDelimiters(parts, /*backwards=*/true, pieces);
+      break;
+    case SplitBehavior::kContiguous: {
+      // Runs of parts of the same kind (delimiter or not) fuse into one piece.
+      bool previous_delimiter = false;
+      for (const Part& part : parts) {
+        if (part.is_delimiter == previous_delimiter && !pieces.empty()) {
+          pieces.back().second = part.span.second;
+        } else {
+          pieces.push_back(part.span);
+        }
+        previous_delimiter = part.is_delimiter;
+      }
+      break;
+    }
+  }
+  std::erase_if(pieces, [](const ByteSpan& s) { return s.first == s.second; });
+  return pieces;
+}
+
+namespace {
+
+// ByteLevel: optionally prefixes a space, splits with the GPT-2 regex, then rewrites every
+// byte into the byte-level alphabet.
+class ByteLevelPreTokenizer final : public PreTokenizer {
+ public:
+  ByteLevelPreTokenizer(bool add_prefix_space, const Regex* split_regex)
+      : add_prefix_space_(add_prefix_space), split_regex_(split_regex) {}
+
+  void PreTokenize(std::vector<std::string>& pieces) const override {
+    std::vector<std::string> out;
+    out.reserve(pieces.size());
+    std::vector<ByteSpan> matches;
+    std::string prefixed;
+    for (const std::string& piece : pieces) {
+      if (piece.empty()) continue;
+      std::string_view text = piece;
+      if (add_prefix_space_ && text.front() != ' ') {
+        prefixed.assign(" ");
+        prefixed.append(piece);
+        text = prefixed;
+      }
+      if (split_regex_ == nullptr) {
+        AppendByteLevel(text, out.emplace_back());
+        continue;
+      }
+      matches.clear();
+      split_regex_->FindAll(text, matches);
+      for (const ByteSpan& span :
+           SplitAtMatches(text.size(), matches, SplitBehavior::kIsolated, /*invert=*/false)) {
+        AppendByteLevel(text.substr(span.first, span.second - span.first), out.emplace_back());
+      }
+    }
+    pieces = std::move(out);
+  }
+
+ private:
+  bool add_prefix_space_;
+  const Regex* split_regex_;  // null: no regex split. Points to a process-lifetime pattern.
+};
+
+// Split: cuts pieces at the matches of a regex or a literal string.
+class SplitPreTokenizer final : public PreTokenizer {
+ public:
+  SplitPreTokenizer(Regex pattern, SplitBehavior behavior, bool invert)
+      : pattern_(std::move(pattern)), behavior_(behavior), invert_(invert) {}
+
+  void PreTokenize(std::vector<std::string>& pieces) const override {
+    std::vector<std::string> out;
+    out.reserve(pieces.size());
+    std::vector<ByteSpan> matches;
+    for (const std::string& piece : pieces) {
+      if (piece.empty()) continue;
+      matches.clear();
+      pattern_.FindAll(piece, matches);
+      for (const ByteSpan& span : SplitAtMatches(piece.size(), matches, behavior_, invert_)) {
+        out.emplace_back(piece, span.first, span.second - span.first);
+      }
+    }
+    pieces = std::move(out);
+  }
+
+ private:
+  Regex pattern_;
+  SplitBehavior behavior_;
+  bool invert_;
+};
+
+class SequencePreTokenizer final : public PreTokenizer {
+ public:
+  explicit SequencePreTokenizer(std::vector<std::unique_ptr<PreTokenizer>> stages)
+      : stages_(std::move(stages)) {}
+
+  void PreTokenize(std::vector<std::string>& pieces) const override {
+    for (const auto& stage : stages_) stage->PreTokenize(pieces);
+  }
+
+ private:
+  std::vector<std::unique_ptr<PreTokenizer>> stages_;
+};
+
+const Regex& Gpt2SplitRegex() {
+  static const Regex* const regex = [] {
+    absl::StatusOr<Regex> compiled = Regex::Compile(kGpt2SplitPattern, Regex::Syntax::kPattern);
+    BRISK_CHECK(compiled.ok()) << compiled.status();
+    return new Regex(*std::move(compiled));
+  }();
+  return *regex;
+}
+
+absl::StatusOr<std::unique_ptr<PreTokenizer>> MakeByteLevel(const Json& config,
+                                                            const std::string& where) {
+  BRISK_ASSIGN_OR_RETURN(bool add_prefix_space,
+                         GetBool(config, "add_prefix_space", /*fallback=*/true, where));
+  BRISK_ASSIGN_OR_RETURN(bool use_regex, GetBool(config, "use_regex", /*fallback=*/true, where));
+  return std::make_unique<ByteLevelPreTokenizer>(add_prefix_space,
+                                                 use_regex ? &Gpt2SplitRegex() : nullptr);
+}
+
+absl::StatusOr<SplitBehavior> ParseSplitBehavior(std::string_view name, const std::string& where) {
+  static constexpr std::array<std::pair<std::string_view, SplitBehavior>, 5> kNames = {{
+      {"Removed", SplitBehavior::kRemoved},
+      {"Isolated", SplitBehavior::kIsolated},
+      {"MergedWithPrevious", SplitBehavior::kMergedWithPrevious},
+      {"MergedWithNext", SplitBehavior::kMergedWithNext},
+      {"Contiguous", SplitBehavior::kContiguous},
+  }};
+  for (const auto& [known, behavior] : kNames) {
+    if (known == name) return behavior;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat(where, ": unknown Split behavior '", std::string(name), "'"));
+}
+
+absl::StatusOr<std::unique_ptr<PreTokenizer>> MakeSplit(const Json& config,
+                                                        const std::string& where) {
+  auto pattern_it = config.find("pattern");
+  if (pattern_it == config.end() || !pattern_it->is_object() || pattern_it->size() != 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": Split needs a pattern {\"Regex\": ...} or {\"String\": ...}"));
+  }
+  const std::string& kind = pattern_it->begin().key();
+  const Json& text = pattern_it->begin().value();
+  if (!text.is_string() || (kind != "Regex" && kind != "String")) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": Split pattern must be {\"Regex\": string} or {\"String\": string}"));
+  }
+  const Regex::Syntax syntax = kind == "Regex" ? Regex::Syntax::kPattern : Regex::Syntax::kLiteral;
+  absl::StatusOr<Regex> regex = Regex::Compile(text.get<std::string>(), syntax);
+  if (!regex.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(where, ": ", regex.status().message()));
+  }
+  BRISK_ASSIGN_OR_RETURN(std::string behavior_name, GetString(config, "behavior", where));
+  BRISK_ASSIGN_OR_RETURN(SplitBehavior behavior, ParseSplitBehavior(behavior_name, where));
+  BRISK_ASSIGN_OR_RETURN(bool invert, GetBool(config, "invert", /*fallback=*/false, where));
+  return std::make_unique<SplitPreTokenizer>(*std::move(regex), behavior, invert);
+}
+
+absl::StatusOr<std::unique_ptr<PreTokenizer>> MakeSequence(const Json& config,
+                                                           const std::string& where) {
+  BRISK_ASSIGN_OR_RETURN(const Json* list, GetArray(config, "pretokenizers", where));
+  std::vector<std::unique_ptr<PreTokenizer>> stages;
+  for (size_t i = 0; i < list->size(); ++i) {
+    const std::string stage_where = absl::StrCat(where, ".pretokenizers[", i, "]");
+    if ((*list)[i].is_null()) {
+      return absl::InvalidArgumentError(absl::StrCat(stage_where, ": must not be null"));
+    }
+    BRISK_ASSIGN_OR_RETURN(auto stage, MakePreTokenizer((*list)[i], stage_where));
+    stages.push_back(std::move(stage));
+  }
+  return std::make_unique<SequencePreTokenizer>(std::move(stages));
+}
+
+constexpr RegistryEntry<PreTokenizer> kRegistry[] = {
+    {"ByteLevel", &MakeByteLevel},
+    {"Split", &MakeSplit},
+    {"Sequence", &MakeSequence},
+};
+
+}  // namespace
+
+std::span<const RegistryEntry<PreTokenizer>> PreTokenizerRegistry() { return kRegistry; }
+
+absl::StatusOr<std::unique_ptr<PreTokenizer>> MakePreTokenizer(const Json& config,
+                                                               const std::string& where) {
+  if (config.is_null()) return std::unique_ptr<PreTokenizer>();
+  return MakeFromRegistry(PreTokenizerRegistry(), "pre_tokenizer", config, where);
+}
+
+}  // namespace brisk::tokenizer

@@ -1,0 +1,45 @@
+// The pre-tokenizer registry: ByteLevel (GPT-2 style, optional regex split and prefix space),
+// Split (a regex or literal pattern with one of the five delimiter behaviors, optionally
+// inverted) and Sequence (stages applied in order). Pieces keep their original bytes until a
+// ByteLevel stage rewrites them into the byte-level alphabet.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "tokenizer/components.h"
+#include "tokenizer/json_util.h"
+#include "tokenizer/regex.h"
+
+namespace brisk::tokenizer {
+
+// What a split keeps of the pattern matches ("delimiters"). Names follow tokenizer.json.
+enum class SplitBehavior {
+  kRemoved,             // drop the delimiters
+  kIsolated,            // delimiters become pieces of their own
+  kMergedWithPrevious,  // a delimiter joins the piece before it
+  kMergedWithNext,      // a delimiter joins the piece after it
+  kContiguous,          // consecutive delimiters form one piece
+};
+
+// Cuts `text` at the `matches` of a pattern (sorted, non-overlapping, as Regex::FindAll gives)
+// per `behavior`; with `invert` the gaps between matches act as the delimiters instead.
+// Returns the non-empty pieces as spans of `text`, in order.
+std::vector<ByteSpan> SplitAtMatches(size_t text_size, std::span<const ByteSpan> matches,
+                                     SplitBehavior behavior, bool invert);
+
+// The regex of GPT-2 that ByteLevel uses when "use_regex" is true.
+inline constexpr std::string_view kGpt2SplitPattern =
+    R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
+
+// Every registered pre-tokenizer type, in registry order.
+std::span<const RegistryEntry<PreTokenizer>> PreTokenizerRegistry();
+
+// Builds the pre-tokenizer described by `config`. Returns nullptr for a JSON null,
+// InvalidArgument for malformed fields, Unimplemented naming an unsupported type.
+absl::StatusOr<std::unique_ptr<PreTokenizer>> MakePreTokenizer(const Json& config,
+                                                               const std::string& where);
+
+}  // namespace brisk::tokenizer
