@@ -139,7 +139,8 @@ TEST(SamplerTest, TopKKeepsTheKLargest) {
   const std::vector<float> logits = RandomLogits(4096, 11);
   std::vector<int32_t> order(logits.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int32_t>(i);
-  std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return logits[a] > logits[b]; });
+  std::sort(order.begin(), order.end(),
+            [&](int32_t a, int32_t b) { return logits[a] > logits[b]; });
   const std::set<int32_t> expected(order.begin(), order.begin() + 10);
   EXPECT_EQ(KeptAfterSample({.top_k = 10, .seed = 3}, logits), expected);
   // Sampling under many seeds stays inside the top 10.

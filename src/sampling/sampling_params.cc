@@ -1,9 +1,9 @@
 #include "sampling/sampling_params.h"
 
 #include <cmath>
-#include "absl/strings/string_view.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 
 namespace brisk::sampling {
 namespace {
@@ -48,8 +48,8 @@ absl::Status ValidateSamplingParams(const SamplingParams& params) {
   }
   for (int32_t id : params.stop_token_ids) {
     if (id < 0) {
-      return absl::InvalidArgumentError(absl::StrCat("sampling parameter 'stop_token_ids' contains ",
-                                                     id, ": token ids must be >= 0"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "sampling parameter 'stop_token_ids' contains ", id, ": token ids must be >= 0"));
     }
   }
   return absl::OkStatus();

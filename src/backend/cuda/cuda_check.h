@@ -21,10 +21,10 @@ namespace brisk::backend::cuda {
 
 }  // namespace brisk::backend::cuda
 
-#define BRISK_CUDA_CHECK(call)                                                        \
-  do {                                                                                \
-    const cudaError_t brisk_cuda_error_ = (call);                                     \
-    if (brisk_cuda_error_ != cudaSuccess) {                                           \
+#define BRISK_CUDA_CHECK(call)                                                               \
+  do {                                                                                       \
+    const cudaError_t brisk_cuda_error_ = (call);                                            \
+    if (brisk_cuda_error_ != cudaSuccess) {                                                  \
       ::brisk::backend::cuda::CudaCheckFailed(#call, __FILE__, __LINE__, brisk_cuda_error_); \
-    }                                                                                 \
+    }                                                                                        \
   } while (false)

@@ -15,7 +15,8 @@
 namespace brisk::backend::cuda {
 namespace {
 
-constexpr char kNoDeviceMessage[] = "no CUDA device (GPU tests run on the device machine; CUDA issue)";
+constexpr char kNoDeviceMessage[] =
+    "no CUDA device (GPU tests run on the device machine; CUDA issue)";
 
 std::vector<float> RandomVector(size_t n, uint32_t seed) {
   std::mt19937 rng(seed);
@@ -112,7 +113,9 @@ TEST_F(CudaSmokeTest, RmsNormInPlace) {
   const std::vector<float> out = d_x.ToHost();
   for (int r = 0; r < 2; ++r) {  // unit weight and no eps: each row has mean square 1
     double mean_square = 0.0;
-    for (int i = 0; i < hidden; ++i) mean_square += double{out[r * hidden + i]} * out[r * hidden + i];
+    for (int i = 0; i < hidden; ++i) {
+      mean_square += double{out[r * hidden + i]} * out[r * hidden + i];
+    }
     EXPECT_NEAR(mean_square / hidden, 1.0, 1e-5) << "row " << r;
   }
 }

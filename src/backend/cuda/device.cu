@@ -46,8 +46,12 @@ absl::StatusOr<DeviceInfo> QueryDevice(int ordinal) {
   };
 
   int previous = 0;
-  if (cudaError_t e = cudaGetDevice(&previous); e != cudaSuccess) return CudaError("cudaGetDevice", e);
-  if (cudaError_t e = cudaSetDevice(ordinal); e != cudaSuccess) return CudaError("cudaSetDevice", e);
+  if (cudaError_t e = cudaGetDevice(&previous); e != cudaSuccess) {
+    return CudaError("cudaGetDevice", e);
+  }
+  if (cudaError_t e = cudaSetDevice(ordinal); e != cudaSuccess) {
+    return CudaError("cudaSetDevice", e);
+  }
   size_t free_bytes = 0;
   size_t total_bytes = 0;
   const cudaError_t mem_error = cudaMemGetInfo(&free_bytes, &total_bytes);

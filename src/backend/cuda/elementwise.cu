@@ -56,7 +56,9 @@ __global__ void RmsNormKernel(const float* x,                     // [num_rows, 
   // Every read of this row happens before the barrier inside BlockSum, and each thread then
   // writes only the elements it read itself, so out may alias x.
   const float inv_rms = rsqrtf(BlockSum(sum_squares) / static_cast<float>(hidden) + eps);
-  for (int i = threadIdx.x; i < hidden; i += blockDim.x) out_row[i] = x_row[i] * inv_rms * weight[i];
+  for (int i = threadIdx.x; i < hidden; i += blockDim.x) {
+    out_row[i] = x_row[i] * inv_rms * weight[i];
+  }
 }
 
 // grid-stride over [num_elements].
