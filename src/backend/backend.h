@@ -74,6 +74,9 @@ class Backend {
   // load time, never at run time.
   virtual bool Supports(OpId op, DType weight_dtype) const = 0;
 
+  // Allocates a zero-filled tensor on this backend's device. The CPU default is host memory.
+  virtual Tensor Allocate(DType dtype, tensor::Shape shape) { return Tensor::Empty(dtype, std::move(shape)); }
+
   // out[t, :] = f32(table[ids[t], :]).
   // table: [vocab, hidden] f32/bf16/f16; ids: [num_tokens] i32 in [0, vocab); out: [num_tokens, hidden]
   virtual void Embedding(const Tensor& table, const Tensor& ids, Tensor* out) = 0;
@@ -98,7 +101,7 @@ class Backend {
   // cos_sin: [max_positions, rotary_dim] f32
   virtual void Rope(Tensor* x, const Tensor& positions, const Tensor& cos_sin) = 0;
 
-  // out = silu(gate) * up. gate, up, out: [rows, dim] f32
+  // out = silu(gate) * up. gate, up, out: [rows, dim] f32; out may alias gate or up
   virtual void SiluMul(const Tensor& gate, const Tensor& up, Tensor* out) = 0;
 
   // out = a + b. a, b, out: same shape, f32; out may alias a or b

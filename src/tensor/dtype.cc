@@ -9,6 +9,7 @@ std::string_view DTypeName(DType dtype) {
     case DType::kF32: return "f32";
     case DType::kBF16: return "bf16";
     case DType::kF16: return "f16";
+    case DType::kF64: return "f64";
     case DType::kI32: return "i32";
     case DType::kI64: return "i64";
   }
@@ -19,6 +20,7 @@ std::optional<DType> ParseSafetensorsDType(std::string_view name) {
   if (name == "F32") return DType::kF32;
   if (name == "BF16") return DType::kBF16;
   if (name == "F16") return DType::kF16;
+  if (name == "F64") return DType::kF64;
   if (name == "I32") return DType::kI32;
   if (name == "I64") return DType::kI64;
   return std::nullopt;

@@ -9,7 +9,7 @@
 
 namespace brisk::tensor {
 
-enum class DType { kF32, kBF16, kF16, kI32, kI64 };
+enum class DType { kF32, kBF16, kF16, kF64, kI32, kI64 };
 
 // Bytes per element.
 constexpr int64_t DTypeSize(DType dtype) {
@@ -17,6 +17,7 @@ constexpr int64_t DTypeSize(DType dtype) {
     case DType::kF32: return 4;
     case DType::kBF16: return 2;
     case DType::kF16: return 2;
+    case DType::kF64: return 8;
     case DType::kI32: return 4;
     case DType::kI64: return 8;
   }
@@ -26,7 +27,7 @@ constexpr int64_t DTypeSize(DType dtype) {
 // Lower-case name as used in logs and errors: "f32", "bf16", ...
 std::string_view DTypeName(DType dtype);
 
-// Parses the dtype spelling of safetensors headers ("F32", "BF16", "F16", "I32", "I64").
+// Parses the dtype spelling of safetensors headers ("F32", "BF16", "F16", "F64", "I32", "I64").
 // Returns nullopt for anything else (the caller reports the name).
 std::optional<DType> ParseSafetensorsDType(std::string_view name);
 

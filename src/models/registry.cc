@@ -1,0 +1,56 @@
+#include "models/registry.h"
+
+#include <algorithm>
+#include <array>
+
+#include "loader/checkpoint.h"
+#include "models/llama/model.h"
+
+namespace brisk::models {
+namespace {
+
+using Factory = absl::StatusOr<std::unique_ptr<DecoderModel>> (*)(
+    const loader::DecoderConfig&, const loader::Checkpoint&, backend::Backend*);
+
+struct Entry {
+  std::string_view architecture;
+  Factory factory;
+};
+
+// Llama, Qwen2, Qwen3 and Mistral differ only in flags the config parser sets (biases, q/k
+// norm, sliding windows), so one implementation serves all four.
+constexpr std::array<Entry, 4> kDecoders = {{
+    {"LlamaForCausalLM", &LoadLlamaFamily},
+    {"MistralForCausalLM", &LoadLlamaFamily},
+    {"Qwen2ForCausalLM", &LoadLlamaFamily},
+    {"Qwen3ForCausalLM", &LoadLlamaFamily},
+}};
+
+}  // namespace
+
+std::vector<std::string_view> RegisteredDecoderArchitectures() {
+  std::vector<std::string_view> names;
+  for (const Entry& e : kDecoders) names.push_back(e.architecture);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+absl::StatusOr<std::unique_ptr<DecoderModel>> LoadDecoderModel(const std::string& model_dir,
+                                                               backend::Backend* backend) {
+  BRISK_ASSIGN_OR_RETURN(loader::DecoderConfig config, loader::LoadDecoderConfig(model_dir));
+  for (const Entry& e : kDecoders) {
+    if (e.architecture == config.architecture) {
+      BRISK_ASSIGN_OR_RETURN(loader::Checkpoint checkpoint, loader::Checkpoint::Open(model_dir));
+      return e.factory(config, checkpoint, backend);
+    }
+  }
+  std::string known;
+  for (std::string_view name : RegisteredDecoderArchitectures()) {
+    absl::StrAppend(&known, known.empty() ? "" : ", ", std::string(name));
+  }
+  return absl::InvalidArgumentError(absl::StrCat(model_dir, "/config.json: architecture '",
+                                                 config.architecture, "' has no decoder; known: ",
+                                                 known));
+}
+
+}  // namespace brisk::models
