@@ -1,1 +1,94 @@
-int main() { return 0; }
+// brisk: the command-line entry point. Subcommands are declared here with their flags and
+// defaults; each one's work lives in its own *_command.cc.
+#include <cstdio>
+#include <string>
+
+#include "CLI/CLI.hpp"
+#include "cli/commands.h"
+
+namespace {
+
+using brisk::cli::ModelSetupOptions;
+using brisk::sampling::SamplingParams;
+
+void AddModelFlags(CLI::App* cmd, ModelSetupOptions* o) {
+  cmd->add_option("--model", o->model_dir,
+                  "Hugging Face model folder (config.json, *.safetensors, tokenizer.json); "
+                  "default: the demo model brisk-tiny")
+      ->check(CLI::ExistingDirectory);
+  cmd->add_option("--threads", o->num_threads, "CPU threads (0: one per core)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option_function<int64_t>(
+         "--kv-cache-memory", [o](int64_t mib) { o->kv_cache_bytes = mib << 20; },
+         "KV cache memory in MiB (default 512)")
+      ->check(CLI::PositiveNumber);
+}
+
+void AddSamplingFlags(CLI::App* cmd, SamplingParams* s) {
+  cmd->add_option("--max-tokens", s->max_tokens, "tokens to generate")->capture_default_str();
+  cmd->add_option("--temperature", s->temperature, "0 = greedy")->capture_default_str();
+  cmd->add_option("--top-p", s->top_p, "nucleus sampling mass (1 = off)")->capture_default_str();
+  cmd->add_option("--top-k", s->top_k, "keep the k most likely tokens (0 = off)")->capture_default_str();
+  cmd->add_option("--min-p", s->min_p, "drop tokens below min_p x the top probability")->capture_default_str();
+  cmd->add_option("--repetition-penalty", s->repetition_penalty, "1 = off")->capture_default_str();
+  cmd->add_option("--presence-penalty", s->presence_penalty, "0 = off")->capture_default_str();
+  cmd->add_option("--frequency-penalty", s->frequency_penalty, "0 = off")->capture_default_str();
+  cmd->add_option_function<uint64_t>("--seed", [s](uint64_t seed) { s->seed = seed; },
+                                     "random seed (same seed, same output)");
+  cmd->add_flag("--ignore-eos", s->ignore_eos, "keep generating past the end-of-text token");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "brisk: a low-latency inference engine for Hugging Face decoder checkpoints.\n"
+      "Runs Llama, Qwen2, Qwen3 and Mistral models on the CPU; with no --model it uses the\n"
+      "demo model brisk-tiny that ships in models/."};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "brisk 0.1.0");
+
+  brisk::cli::GenerateOptions gen;
+  gen.sampling.max_tokens = 128;
+  CLI::App* generate = app.add_subcommand(
+      "generate", "Continue a prompt: text to stdout as it is sampled, timing to stderr");
+  AddModelFlags(generate, &gen.model);
+  auto* prompt = generate->add_option("--prompt", gen.prompt, "prompt text (BOS is added)");
+  auto* prompt_ids = generate->add_option("--prompt-ids", gen.prompt_ids,
+                                          "prompt as comma-separated token ids, e.g. 1,2,3");
+  prompt->excludes(prompt_ids);
+  generate->add_flag("--print-ids", gen.print_ids, "print generated token ids instead of text");
+  AddSamplingFlags(generate, &gen.sampling);
+
+  brisk::cli::ChatOptions chat;
+  chat.sampling.max_tokens = 96;
+  chat.sampling.temperature = 0.7f;
+  chat.sampling.top_p = 0.9f;
+  chat.sampling.repetition_penalty = 1.1f;
+  CLI::App* chat_cmd = app.add_subcommand(
+      "chat", "Interactive prompt loop: each line you type is continued by the model");
+  AddModelFlags(chat_cmd, &chat.model);
+  AddSamplingFlags(chat_cmd, &chat.sampling);
+
+  brisk::cli::PerplexityOptions ppl;
+  CLI::App* eval = app.add_subcommand("eval", "Evaluate a model");
+  eval->require_subcommand(1);
+  CLI::App* perplexity = eval->add_subcommand(
+      "perplexity", "Perplexity on a text file (BOS-prefixed windows; see docs/cli.md)");
+  AddModelFlags(perplexity, &ppl.model);
+  perplexity->add_option("--text", ppl.text_file, "UTF-8 text file")->required()->check(CLI::ExistingFile);
+  perplexity->add_option("--context", ppl.context, "tokens per window, BOS included")->capture_default_str();
+  perplexity->add_option("--max-tokens", ppl.max_tokens, "score only the first N tokens (0: all)");
+
+  CLI11_PARSE(app, argc, argv);
+  if (generate->parsed()) {
+    if (gen.prompt.empty() && gen.prompt_ids.empty()) {
+      std::fprintf(stderr, "error: generate needs --prompt TEXT or --prompt-ids 1,2,3\n");
+      return 2;
+    }
+    return brisk::cli::RunGenerate(gen);
+  }
+  if (chat_cmd->parsed()) return brisk::cli::RunChat(chat);
+  if (perplexity->parsed()) return brisk::cli::RunPerplexity(ppl);
+  return 0;
+}

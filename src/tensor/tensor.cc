@@ -1,5 +1,7 @@
 #include "tensor/tensor.h"
 
+#include <sys/mman.h>
+
 #include <cstdlib>
 #include <cstring>
 
@@ -26,7 +28,15 @@ Tensor Tensor::Empty(DType dtype, Shape shape) {
   t.dtype_ = dtype;
   t.shape_ = std::move(shape);
   size_t bytes = static_cast<size_t>(t.size_bytes());
-  if (bytes > 0) {
+  // Large buffers (KV caches, logits) come from anonymous mappings: the kernel hands out
+  // zero pages on first touch, so they cost nothing until used.
+  constexpr size_t kMapThresholdBytes = size_t{1} << 20;
+  if (bytes >= kMapThresholdBytes) {
+    void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    BRISK_CHECK(p != MAP_FAILED) << "out of host memory mapping " << bytes << " bytes";
+    t.data_ = p;
+    t.owner_ = std::shared_ptr<const void>(p, [bytes](const void* q) { ::munmap(const_cast<void*>(q), bytes); });
+  } else if (bytes > 0) {
     size_t rounded = (bytes + 63) / 64 * 64;  // aligned_alloc needs a multiple of the alignment
     void* p = std::aligned_alloc(64, rounded);
     BRISK_CHECK(p != nullptr) << "out of host memory allocating " << rounded << " bytes";

@@ -1,0 +1,58 @@
+#include "cli/model_setup.h"
+
+#include <filesystem>
+
+#include "backend/cpu/cpu_backend.h"
+#include "base/clock.h"
+#include "base/logging.h"
+#include "models/registry.h"
+
+namespace brisk::cli {
+
+std::string DefaultModelDir() { return BRISK_DEFAULT_MODEL_DIR; }
+
+absl::StatusOr<LoadedModel> LoadModel(const ModelSetupOptions& options) {
+  base::Stopwatch clock;
+  LoadedModel out;
+  out.model_dir = options.model_dir.empty() ? DefaultModelDir() : options.model_dir;
+  if (!std::filesystem::is_directory(out.model_dir)) {
+    return absl::NotFoundError(absl::StrCat("model folder '", out.model_dir,
+                                            "' does not exist (pass --model DIR: a Hugging Face "
+                                            "folder with config.json and *.safetensors)"));
+  }
+  out.backend = backend::MakeCpuBackend({.num_threads = options.num_threads});
+  BRISK_ASSIGN_OR_RETURN(out.model, models::LoadDecoderModel(out.model_dir, out.backend.get()));
+  if (options.need_tokenizer) {
+    BRISK_ASSIGN_OR_RETURN(out.tokenizer,
+                           tokenizer::Tokenizer::FromFile(out.model_dir + "/tokenizer.json"));
+  }
+  BRISK_ASSIGN_OR_RETURN(out.generator,
+                         engine::Generator::Create(out.model.get(),
+                                                   {.kv_cache_bytes = options.kv_cache_bytes,
+                                                    .max_tokens_per_step = options.max_tokens_per_step}));
+  out.load_ms = clock.ElapsedMillis();
+  BRISK_LOG(kInfo) << "loaded " << out.model->config().architecture << " (" << DescribeModel(out)
+                   << " parameters) from " << out.model_dir << " in " << out.load_ms << " ms; "
+                   << out.generator->num_kv_blocks() << " KV blocks";
+  return out;
+}
+
+std::string DescribeModel(const LoadedModel& loaded) {
+  const auto& c = loaded.model->config();
+  const int64_t q = int64_t{c.num_attention_heads} * c.head_dim;
+  const int64_t kv = int64_t{c.num_key_value_heads} * c.head_dim;
+  const int64_t per_layer = c.hidden_size * (q + 2 * kv) + q * c.hidden_size +
+                            3 * int64_t{c.hidden_size} * c.intermediate_size + 2 * c.hidden_size;
+  int64_t total = per_layer * c.num_hidden_layers + int64_t{c.vocab_size} * c.hidden_size +
+                  c.hidden_size;
+  if (!c.tie_word_embeddings) total += int64_t{c.vocab_size} * c.hidden_size;
+  char buf[32];
+  if (total >= 1'000'000'000) {
+    std::snprintf(buf, sizeof(buf), "%.2fB", total / 1e9);
+  } else {
+    std::snprintf(buf, sizeof(buf), "%.2fM", total / 1e6);
+  }
+  return buf;
+}
+
+}  // namespace brisk::cli

@@ -1,0 +1,42 @@
+// Loading what every subcommand needs: a backend, a decoder and its tokenizer from a model
+// folder, and the generator around them. The only place concrete backends are chosen.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "backend/backend.h"
+#include "base/status.h"
+#include "engine/generator.h"
+#include "models/decoder_model.h"
+#include "tokenizer/tokenizer.h"
+
+namespace brisk::cli {
+
+// The demo model folder compiled into the binary (the repository's models/brisk-tiny).
+std::string DefaultModelDir();
+
+struct ModelSetupOptions {
+  std::string model_dir;           // empty: DefaultModelDir()
+  int num_threads = 0;             // 0: one per core
+  int64_t kv_cache_bytes = int64_t{512} << 20;
+  int max_tokens_per_step = 512;
+  bool need_tokenizer = true;
+};
+
+struct LoadedModel {
+  std::string model_dir;
+  std::unique_ptr<backend::Backend> backend;
+  std::unique_ptr<models::DecoderModel> model;
+  std::unique_ptr<tokenizer::Tokenizer> tokenizer;  // null when not needed
+  std::unique_ptr<engine::Generator> generator;
+  double load_ms = 0;
+};
+
+// Errors name the folder and the file that failed (config, weights or tokenizer).
+absl::StatusOr<LoadedModel> LoadModel(const ModelSetupOptions& options);
+
+// "7.74M" / "1.24B" parameters of the loaded decoder, from its config.
+std::string DescribeModel(const LoadedModel& loaded);
+
+}  // namespace brisk::cli
