@@ -301,7 +301,8 @@ absl::StatusOr<BpeSettings> ReadSettings(const Json& config, const Vocab& vocab,
   BRISK_ASSIGN_OR_RETURN(settings.fuse_unk, GetBool(config, "fuse_unk", false, where));
   BRISK_ASSIGN_OR_RETURN(settings.byte_fallback, GetBool(config, "byte_fallback", false, where));
   BRISK_ASSIGN_OR_RETURN(settings.ignore_merges, GetBool(config, "ignore_merges", false, where));
-  BRISK_ASSIGN_OR_RETURN(std::optional<std::string> unk, GetOptionalString(config, "unk_token", where));
+  BRISK_ASSIGN_OR_RETURN(std::optional<std::string> unk,
+                         GetOptionalString(config, "unk_token", where));
   if (unk) {
     if (auto it = vocab.find(*unk); it != vocab.end()) {
       settings.unk_id = it->second;
@@ -329,6 +330,14 @@ absl::StatusOr<std::unique_ptr<Model>> MakeBpeModel(const Json& config, const st
   for (auto it = vocab_it->begin(); it != vocab_it->end(); ++it) {
     BRISK_ASSIGN_OR_RETURN(int32_t id, GetId(it.value(), absl::StrCat(where, ".vocab")));
     vocab.emplace(it.key(), id);
+  }
+  // Ids index dense tables; a file with wildly sparse ids is malformed, not a reason to
+  // allocate gigabytes. Real vocabularies are dense (the slack covers reserved gaps).
+  int64_t max_id = -1;
+  for (const auto& [token, id] : vocab) max_id = std::max<int64_t>(max_id, id);
+  if (max_id >= 2 * static_cast<int64_t>(vocab.size()) + 65536) {
+    return absl::InvalidArgumentError(absl::StrCat(where, ": vocab ids are too sparse (max id ",
+                                                   max_id, " for ", vocab.size(), " tokens)"));
   }
   BRISK_ASSIGN_OR_RETURN(const Json* merge_list, GetArray(config, "merges", where));
   std::unordered_map<uint64_t, MergeRule> merges;

@@ -18,7 +18,9 @@ struct Part {
 };
 
 // Lays the matches and the gaps between them end to end over the whole text.
-std::vector<Part> PartsOf(size_t text_size, std::span<const ByteSpan> matches, bool invert) {
+std::vector<Part> PartsOf(size_t text_size, std::span<const ByteSpan> matches,
+                          Delimiters delimiters) {
+  const bool invert = delimiters == Delimiters::kGaps;
   std::vector<Part> parts;
   parts.reserve(2 * matches.size() + 1);
   size_t prev = 0;
@@ -55,8 +57,8 @@ void MergeDelimiters(std::vector<Part>& parts, bool backwards, std::vector<ByteS
 }  // namespace
 
 std::vector<ByteSpan> SplitAtMatches(size_t text_size, std::span<const ByteSpan> matches,
-                                     SplitBehavior behavior, bool invert) {
-  std::vector<Part> parts = PartsOf(text_size, matches, invert);
+                                     SplitBehavior behavior, Delimiters delimiters) {
+  std::vector<Part> parts = PartsOf(text_size, matches, delimiters);
   std::vector<ByteSpan> pieces;
   pieces.reserve(parts.size());
   switch (behavior) {
@@ -121,7 +123,7 @@ class ByteLevelPreTokenizer final : public PreTokenizer {
       matches.clear();
       split_regex_->FindAll(text, matches);
       for (const ByteSpan& span :
-           SplitAtMatches(text.size(), matches, SplitBehavior::kIsolated, /*invert=*/false)) {
+           SplitAtMatches(text.size(), matches, SplitBehavior::kIsolated, Delimiters::kMatches)) {
         AppendByteLevel(text.substr(span.first, span.second - span.first), out.emplace_back());
       }
     }
@@ -136,8 +138,8 @@ class ByteLevelPreTokenizer final : public PreTokenizer {
 // Split: cuts pieces at the matches of a regex or a literal string.
 class SplitPreTokenizer final : public PreTokenizer {
  public:
-  SplitPreTokenizer(Regex pattern, SplitBehavior behavior, bool invert)
-      : pattern_(std::move(pattern)), behavior_(behavior), invert_(invert) {}
+  SplitPreTokenizer(Regex pattern, SplitBehavior behavior, Delimiters delimiters)
+      : pattern_(std::move(pattern)), behavior_(behavior), delimiters_(delimiters) {}
 
   void PreTokenize(std::vector<std::string>& pieces) const override {
     std::vector<std::string> out;
@@ -147,7 +149,7 @@ class SplitPreTokenizer final : public PreTokenizer {
       if (piece.empty()) continue;
       matches.clear();
       pattern_.FindAll(piece, matches);
-      for (const ByteSpan& span : SplitAtMatches(piece.size(), matches, behavior_, invert_)) {
+      for (const ByteSpan& span : SplitAtMatches(piece.size(), matches, behavior_, delimiters_)) {
         out.emplace_back(piece, span.first, span.second - span.first);
       }
     }
@@ -157,7 +159,7 @@ class SplitPreTokenizer final : public PreTokenizer {
  private:
   Regex pattern_;
   SplitBehavior behavior_;
-  bool invert_;
+  Delimiters delimiters_;
 };
 
 class SequencePreTokenizer final : public PreTokenizer {
@@ -227,7 +229,8 @@ absl::StatusOr<std::unique_ptr<PreTokenizer>> MakeSplit(const Json& config,
   BRISK_ASSIGN_OR_RETURN(std::string behavior_name, GetString(config, "behavior", where));
   BRISK_ASSIGN_OR_RETURN(SplitBehavior behavior, ParseSplitBehavior(behavior_name, where));
   BRISK_ASSIGN_OR_RETURN(bool invert, GetBool(config, "invert", /*fallback=*/false, where));
-  return std::make_unique<SplitPreTokenizer>(*std::move(regex), behavior, invert);
+  return std::make_unique<SplitPreTokenizer>(*std::move(regex), behavior,
+                                             invert ? Delimiters::kGaps : Delimiters::kMatches);
 }
 
 absl::StatusOr<std::unique_ptr<PreTokenizer>> MakeSequence(const Json& config,

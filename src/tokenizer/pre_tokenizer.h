@@ -24,11 +24,14 @@ enum class SplitBehavior {
   kContiguous,          // consecutive delimiters form one piece
 };
 
-// Cuts `text` at the `matches` of a pattern (sorted, non-overlapping, as Regex::FindAll gives)
-// per `behavior`; with `invert` the gaps between matches act as the delimiters instead.
-// Returns the non-empty pieces as spans of `text`, in order.
+// Which parts of a split text are the delimiters: the pattern matches, or (tokenizer.json's
+// "invert": true) the gaps between them.
+enum class Delimiters { kMatches, kGaps };
+
+// Cuts a text of `text_size` bytes at the `matches` of a pattern (sorted, non-overlapping, as
+// Regex::FindAll gives) per `behavior`. Returns the non-empty pieces as spans, in order.
 std::vector<ByteSpan> SplitAtMatches(size_t text_size, std::span<const ByteSpan> matches,
-                                     SplitBehavior behavior, bool invert);
+                                     SplitBehavior behavior, Delimiters delimiters);
 
 // The regex of GPT-2 that ByteLevel uses when "use_regex" is true.
 inline constexpr std::string_view kGpt2SplitPattern =

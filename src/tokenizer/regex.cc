@@ -69,16 +69,18 @@ size_t CharLengthAt(std::string_view text, size_t pos) {
 }  // namespace
 
 absl::StatusOr<Regex> Regex::Compile(std::string_view pattern, Syntax syntax) {
-  uint32_t options = PCRE2_UTF | PCRE2_UCP;
-  if (syntax == Syntax::kLiteral) options |= PCRE2_LITERAL;
+  // PCRE2 refuses UCP together with LITERAL; a literal has no classes for UCP to affect.
+  const uint32_t options =
+      syntax == Syntax::kLiteral ? PCRE2_UTF | PCRE2_LITERAL : PCRE2_UTF | PCRE2_UCP;
   int error_code = 0;
   PCRE2_SIZE error_offset = 0;
   pcre2_code* code =
       pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), options,
                     &error_code, &error_offset, nullptr);
   if (code == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat("cannot compile regex '", pattern, "' at offset ",
-                                                   error_offset, ": ", ErrorMessage(error_code)));
+    return absl::InvalidArgumentError(absl::StrCat("cannot compile regex '", std::string(pattern),
+                                                   "' at offset ", error_offset, ": ",
+                                                   ErrorMessage(error_code)));
   }
   auto owned = std::make_shared<Code>();
   owned->code = code;

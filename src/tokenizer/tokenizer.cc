@@ -30,14 +30,15 @@ Tokenizer::~Tokenizer() = default;
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromJson(std::string_view json,
                                                                std::string_view source_name) {
+  const std::string source(source_name);
   Json root = Json::parse(json, /*cb=*/nullptr, /*allow_exceptions=*/false);
   if (root.is_discarded()) {
-    return absl::InvalidArgumentError(absl::StrCat(source_name, ": not valid JSON"));
+    return absl::InvalidArgumentError(absl::StrCat(source, ": not valid JSON"));
   }
   if (!root.is_object()) {
-    return absl::InvalidArgumentError(absl::StrCat(source_name, ": top level must be an object"));
+    return absl::InvalidArgumentError(absl::StrCat(source, ": top level must be an object"));
   }
-  auto where = [&](std::string_view field) { return absl::StrCat(source_name, ": ", field); };
+  auto where = [&](const char* field) { return absl::StrCat(source, ": ", field); };
   // The readers check types before every access; this catch only guards against a reader bug
   // turning into an escaped exception.
   try {
@@ -65,7 +66,7 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromJson(std::string_view 
     tokenizer->added_ = std::make_unique<AddedVocabulary>(std::move(added));
     return tokenizer;
   } catch (const Json::exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat(source_name, ": ", e.what()));
+    return absl::InvalidArgumentError(absl::StrCat(source, ": ", e.what()));
   }
 }
 

@@ -39,7 +39,8 @@ class Tokenizer {
   static absl::StatusOr<std::unique_ptr<Tokenizer>> FromJson(std::string_view json,
                                                              std::string_view source_name);
   // Reads and parses a tokenizer.json file; NotFound/Internal when it cannot be read.
-  static absl::StatusOr<std::unique_ptr<Tokenizer>> FromFile(const std::string& tokenizer_json_path);
+  static absl::StatusOr<std::unique_ptr<Tokenizer>> FromFile(
+      const std::string& tokenizer_json_path);
 
   ~Tokenizer();
   Tokenizer(const Tokenizer&) = delete;
