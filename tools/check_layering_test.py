@@ -98,6 +98,13 @@ class CheckLayeringTest(unittest.TestCase):
             self.assertEqual(len(errors), 1, errors)
             self.assertIn("only through", errors[0])
 
+    def test_tests_may_wire_in_the_cpu_backends_only(self):
+        cpu = "#include \"backend/cpu/cpu_backend.h\"\n"
+        self.assertEqual(self.with_file("engine/generator_test.cc", cpu), [])
+        self.assertEqual(len(self.with_file("engine/generator.cc", cpu)), 1)
+        cuda = "#include \"backend/cuda/device.h\"\n"
+        self.assertEqual(len(self.with_file("engine/generator_test.cc", cuda)), 1)
+
     def test_front_reaches_engine_through_client_only(self):
         for layer in ("api", "router", "cache", "workflow"):
             ok = self.with_file(layer + "/x.cc", "#include \"engine/engine_client.h\"\n")

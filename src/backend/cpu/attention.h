@@ -13,7 +13,6 @@ namespace brisk::backend::cpu {
 // num_kv_heads, head_dim]
 void PagedAttention(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
                     const AttentionMetadata& meta, const AttentionParams& params,
-                    const AttentionDims& dims, int num_threads, Workspace* workspace,
-                    Tensor* out);
+                    const AttentionDims& dims, int num_threads, Workspace* workspace, Tensor* out);
 
 }  // namespace brisk::backend::cpu

@@ -3,10 +3,10 @@
 // ops split rows across threads only when there is enough work (parallel.h).
 #include "backend/cpu/cpu_backend.h"
 
+#include <omp.h>
+
 #include <cmath>
 #include <cstring>
-
-#include <omp.h>
 
 #include "backend/cpu/attention.h"
 #include "backend/cpu/matmul.h"
@@ -78,14 +78,16 @@ CpuBackend::CpuBackend(const CpuBackendOptions& options)
 bool CpuBackend::Supports(OpId op, DType weight_dtype) const {
   switch (op) {
     case OpId::kEmbedding:
-    case OpId::kMatMul: return IsFloatWeightDType(weight_dtype);
+    case OpId::kMatMul:
+      return IsFloatWeightDType(weight_dtype);
     case OpId::kRmsNorm:
     case OpId::kAddRmsNorm:
     case OpId::kRope:
     case OpId::kSiluMul:
     case OpId::kAdd:
     case OpId::kWriteKvCache:
-    case OpId::kPagedAttention: return weight_dtype == DType::kF32;
+    case OpId::kPagedAttention:
+      return weight_dtype == DType::kF32;
   }
   return false;
 }
@@ -99,11 +101,20 @@ void CpuBackend::Embedding(const Tensor& table, const Tensor& ids, Tensor* out) 
       const int64_t src = id[t] * d.dim;
       float* dst = o + t * d.dim;
       switch (table.dtype()) {
-        case DType::kF32: std::memcpy(dst, table.data<float>() + src, d.dim * sizeof(float)); break;
-        case DType::kBF16: cpu::WidenBf16(table.data<uint16_t>() + src, d.dim, dst); break;
-        case DType::kF16: cpu::WidenF16(table.data<uint16_t>() + src, d.dim, dst); break;
+        case DType::kF32:
+          std::memcpy(dst, table.data<float>() + src, d.dim * sizeof(float));
+          break;
+        case DType::kBF16:
+          cpu::WidenBf16(table.data<uint16_t>() + src, d.dim, dst);
+          break;
+        case DType::kF16:
+          cpu::WidenF16(table.data<uint16_t>() + src, d.dim, dst);
+          break;
+        case DType::kF64:
         case DType::kI32:
-        case DType::kI64: BRISK_CHECK(false) << "embedding dtype"; break;
+        case DType::kI64:
+          BRISK_CHECK(false) << "embedding dtype";
+          break;
       }
     }
   });
@@ -160,21 +171,21 @@ void CpuBackend::Rope(Tensor* x, const Tensor& positions, const Tensor& cos_sin)
   float* xp = x->data<float>();
   ParallelFor(d.num_tokens, d.num_heads * d.rotary_dim, num_threads_,
               [&](int64_t begin, int64_t end) {
-    for (int64_t t = begin; t < end; ++t) {
-      const float* cos = cos_sin.data<float>() + pos[t] * d.rotary_dim;
-      const float* sin = cos + half;
-      for (int64_t h = 0; h < d.num_heads; ++h) {
-        float* lo = xp + (t * d.num_heads + h) * d.head_dim;
-        float* hi = lo + half;
-        for (int64_t i = 0; i < half; ++i) {
-          const float a = lo[i];
-          const float b = hi[i];
-          lo[i] = a * cos[i] - b * sin[i];
-          hi[i] = b * cos[i] + a * sin[i];
-        }
-      }
-    }
-  });
+                for (int64_t t = begin; t < end; ++t) {
+                  const float* cos = cos_sin.data<float>() + pos[t] * d.rotary_dim;
+                  const float* sin = cos + half;
+                  for (int64_t h = 0; h < d.num_heads; ++h) {
+                    float* lo = xp + (t * d.num_heads + h) * d.head_dim;
+                    float* hi = lo + half;
+                    for (int64_t i = 0; i < half; ++i) {
+                      const float a = lo[i];
+                      const float b = hi[i];
+                      lo[i] = a * cos[i] - b * sin[i];
+                      hi[i] = b * cos[i] + a * sin[i];
+                    }
+                  }
+                }
+              });
 }
 
 void CpuBackend::SiluMul(const Tensor& gate, const Tensor& up, Tensor* out) {
@@ -210,8 +221,10 @@ void CpuBackend::WriteKvCache(const Tensor& k, const Tensor& v, const Tensor& sl
     for (int64_t t = begin; t < end; ++t) {
       if (slots[t] < 0) continue;  // -1: token not cached (padding)
       const size_t bytes = static_cast<size_t>(row_elems) * sizeof(float);
-      std::memcpy(k_cache->data<float>() + slots[t] * row_elems, k.data<float>() + t * row_elems, bytes);
-      std::memcpy(v_cache->data<float>() + slots[t] * row_elems, v.data<float>() + t * row_elems, bytes);
+      std::memcpy(k_cache->data<float>() + slots[t] * row_elems, k.data<float>() + t * row_elems,
+                  bytes);
+      std::memcpy(v_cache->data<float>() + slots[t] * row_elems, v.data<float>() + t * row_elems,
+                  bytes);
     }
   });
 }

@@ -34,8 +34,8 @@ class CpuBackend : public Backend {
   void Rope(Tensor* x, const Tensor& positions, const Tensor& cos_sin) override;
   void SiluMul(const Tensor& gate, const Tensor& up, Tensor* out) override;
   void Add(const Tensor& a, const Tensor& b, Tensor* out) override;
-  void WriteKvCache(const Tensor& k, const Tensor& v, const Tensor& slot_mapping,
-                    Tensor* k_cache, Tensor* v_cache) override;
+  void WriteKvCache(const Tensor& k, const Tensor& v, const Tensor& slot_mapping, Tensor* k_cache,
+                    Tensor* v_cache) override;
   void PagedAttention(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
                       const AttentionMetadata& meta, const AttentionParams& params,
                       Tensor* out) override;

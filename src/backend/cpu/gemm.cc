@@ -13,10 +13,10 @@
 // of kKc the wp block is widened once and reused against every x panel; after the last k
 // block ct is transposed into y (plus bias). Sizes keep the x block (m_pad·kKc floats) and ct
 // in L2 and one micro-panel of wp plus one x panel slice in L1.
+#include <omp.h>
+
 #include <algorithm>
 #include <cstring>
-
-#include <omp.h>
 
 #include "backend/cpu/matmul_internal.h"
 #include "backend/cpu/simd.h"
@@ -48,8 +48,8 @@ void PackXPanel(const float* x, int64_t m, int64_t k, int64_t p, float* xt) {
 }
 
 // wp: [rows_pad][kc], rows of w [j0, j0 + rows) widened, the rest zero.
-void PackW(const MatMulArgs& a, int64_t j0, int64_t rows, int64_t rows_pad, int64_t pc,
-           int64_t kc, float* wp) {
+void PackW(const MatMulArgs& a, int64_t j0, int64_t rows, int64_t rows_pad, int64_t pc, int64_t kc,
+           float* wp) {
   for (int64_t r = 0; r < rows_pad; ++r) {
     float* dst = wp + r * kc;
     if (r >= rows) {
@@ -61,10 +61,17 @@ void PackW(const MatMulArgs& a, int64_t j0, int64_t rows, int64_t rows_pad, int6
       case DType::kF32:
         std::memcpy(dst, static_cast<const float*>(a.w) + offset, kc * sizeof(float));
         break;
-      case DType::kBF16: WidenBf16(static_cast<const uint16_t*>(a.w) + offset, kc, dst); break;
-      case DType::kF16: WidenF16(static_cast<const uint16_t*>(a.w) + offset, kc, dst); break;
+      case DType::kBF16:
+        WidenBf16(static_cast<const uint16_t*>(a.w) + offset, kc, dst);
+        break;
+      case DType::kF16:
+        WidenF16(static_cast<const uint16_t*>(a.w) + offset, kc, dst);
+        break;
+      case DType::kF64:
       case DType::kI32:
-      case DType::kI64: BRISK_CHECK(false) << "gemm weight dtype"; break;
+      case DType::kI64:
+        BRISK_CHECK(false) << "gemm weight dtype";
+        break;
     }
   }
 }
@@ -161,8 +168,8 @@ void Gemm(const MatMulArgs& a, int num_threads, Workspace* workspace) {
   const int64_t m_pad = RoundUp(a.m, kPanel);
   const int64_t num_panels = m_pad / kPanel;
   const int64_t num_blocks = (a.n + kNc - 1) / kNc;
-  const int nt = static_cast<int>(
-      std::min<int64_t>(ThreadsFor(a.m * a.n * a.k, num_threads), num_blocks));
+  const int nt =
+      static_cast<int>(std::min<int64_t>(ThreadsFor(a.m * a.n * a.k, num_threads), num_blocks));
   float* xt = workspace->Floats(kSlotPackedX, static_cast<size_t>(m_pad * a.k));
   const size_t wp_size = static_cast<size_t>(kNc * kKc);
   const size_t ct_size = static_cast<size_t>(kNc * m_pad);
@@ -171,9 +178,9 @@ void Gemm(const MatMulArgs& a, int num_threads, Workspace* workspace) {
 #pragma omp parallel num_threads(nt)
   {
     const int t = omp_get_thread_num();
+    // The implicit barrier after this loop: every panel is packed before any block starts.
 #pragma omp for schedule(static)
     for (int64_t p = 0; p < num_panels; ++p) PackXPanel(a.x, a.m, a.k, p, xt + p * a.k * kPanel);
-    // (implicit barrier: every panel is packed before any block starts)
 #pragma omp for schedule(dynamic, 1)
     for (int64_t b = 0; b < num_blocks; ++b) {
       GemmBlock(a, xt, m_pad, b * kNc, wp_all + t * wp_size, ct_all + t * ct_size);

@@ -1,16 +1,17 @@
 // Matrix-vector kernel for y = x · wᵀ with few rows of x (decode). It is bound by the bandwidth
 // at which w streams from memory, so it reads every weight once, splits the rows of w (the
 // columns of y) across threads, keeps several rows of w in flight with one accumulator per
-// (x row, w row) pair, and prefetches ahead. x is small and repacked once per call.
+// (x row, w row) pair, and prefetches the next block of rows into L2. x is small and repacked
+// once per call.
 //
 // AVX-512 bf16 trick: 32 bf16 weights loaded as 16 32-bit lanes hold element 2i in the low and
 // 2i+1 in the high half of lane i. `lane << 16` is element 2i as f32 and `lane & 0xffff0000` is
 // element 2i+1, so x is packed per 32-element chunk as [16 even elements | 16 odd elements]:
 //   w chunk lanes:  (w0,w1) (w2,w3) ... (w30,w31)
 //   x chunk:        x0 x2 ... x30 | x1 x3 ... x31
-#include <algorithm>
-
 #include <omp.h>
+
+#include <algorithm>
 
 #include "backend/cpu/matmul_internal.h"
 #include "backend/cpu/simd.h"
@@ -24,10 +25,6 @@ using tensor::DType;
 #if defined(BRISK_CPU_AVX512)
 
 constexpr int64_t kChunk = 32;  // k elements per step: one 64-byte line of bf16 weights
-// Prefetch distance in elements along each w row. Hardware prefetchers follow the rows too;
-// the software prefetch keeps several lines in flight per row (measured in
-// bench/kernels/cpu_matmul_bench.cc).
-constexpr int64_t kPrefetchElems = 512;
 
 // Loaders turn 32 weights at p into two f32 vectors in the order PackX uses.
 struct Bf16Loader {
@@ -35,7 +32,8 @@ struct Bf16Loader {
   static constexpr bool kDeinterleaved = true;
   static void Split(__m512i v, __m512* lo, __m512* hi) {
     *lo = _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
-    *hi = _mm512_castsi512_ps(_mm512_and_si512(v, _mm512_set1_epi32(static_cast<int>(0xffff0000u))));
+    *hi =
+        _mm512_castsi512_ps(_mm512_and_si512(v, _mm512_set1_epi32(static_cast<int>(0xffff0000u))));
   }
   static void Load(const Elem* p, __m512* lo, __m512* hi) { Split(_mm512_loadu_si512(p), lo, hi); }
   static void LoadTail(const Elem* p, int64_t count, __m512* lo, __m512* hi) {
@@ -53,7 +51,8 @@ struct F16Loader {
   }
   static void LoadTail(const Elem* p, int64_t count, __m512* lo, __m512* hi) {
     *lo = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(TailMask16(count), p));
-    *hi = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(TailMask16(std::max<int64_t>(0, count - 16)), p + 16));
+    *hi = _mm512_cvtph_ps(
+        _mm256_maskz_loadu_epi16(TailMask16(std::max<int64_t>(0, count - 16)), p + 16));
   }
 };
 
@@ -88,8 +87,8 @@ void PackX(const float* x, int64_t m, int64_t k, int64_t kp, bool deinterleave, 
 // y[0..M, j..j+R) for R consecutive rows of w starting at row j.
 // xp: [M, kp]; w: [n, k]; y: [M, n]
 template <int M, int R, class L>
-void GemvBlock(const float* xp, int64_t kp, const typename L::Elem* w, int64_t k,
-               const float* bias, float* y, int64_t n, int64_t j) {
+void GemvBlock(const float* xp, int64_t kp, const typename L::Elem* w, int64_t k, const float* bias,
+               float* y, int64_t n, int64_t j) {
   __m512 acc[M][R];
   for (int i = 0; i < M; ++i) {
     for (int r = 0; r < R; ++r) acc[i][r] = _mm512_setzero_ps();
@@ -97,28 +96,31 @@ void GemvBlock(const float* xp, int64_t kp, const typename L::Elem* w, int64_t k
   const typename L::Elem* rows[R];
   for (int r = 0; r < R; ++r) rows[r] = w + (j + r) * k;
   const int64_t full = k / kChunk * kChunk;
-  auto step = [&](int64_t c, const __m512* lo, const __m512* hi) {
+  // Row r's 32 weights (as two f32 vectors) against chunk c of every row of x.
+  auto step = [&](int r, __m512 lo, __m512 hi, int64_t c) {
     for (int i = 0; i < M; ++i) {
-      __m512 x_lo = _mm512_loadu_ps(xp + i * kp + c);
-      __m512 x_hi = _mm512_loadu_ps(xp + i * kp + c + 16);
-      for (int r = 0; r < R; ++r) {
-        acc[i][r] = _mm512_fmadd_ps(lo[r], x_lo, acc[i][r]);
-        acc[i][r] = _mm512_fmadd_ps(hi[r], x_hi, acc[i][r]);
-      }
+      acc[i][r] = _mm512_fmadd_ps(lo, _mm512_loadu_ps(xp + i * kp + c), acc[i][r]);
+      acc[i][r] = _mm512_fmadd_ps(hi, _mm512_loadu_ps(xp + i * kp + c + 16), acc[i][r]);
     }
   };
   for (int64_t c = 0; c < full; c += kChunk) {
-    __m512 lo[R], hi[R];
     for (int r = 0; r < R; ++r) {
-      _mm_prefetch(reinterpret_cast<const char*>(rows[r] + c + kPrefetchElems), _MM_HINT_T0);
-      L::Load(rows[r] + c, &lo[r], &hi[r]);
+      // The next block of R rows follows this one in memory: fetch its chunk c into L2 now.
+      const char* next = reinterpret_cast<const char*>(rows[r] + R * k + c);
+      for (size_t b = 0; b < kChunk * sizeof(typename L::Elem); b += 64) {
+        _mm_prefetch(next + b, _MM_HINT_T1);
+      }
+      __m512 lo, hi;
+      L::Load(rows[r] + c, &lo, &hi);
+      step(r, lo, hi, c);
     }
-    step(c, lo, hi);
   }
   if (full < k) {
-    __m512 lo[R], hi[R];
-    for (int r = 0; r < R; ++r) L::LoadTail(rows[r] + full, k - full, &lo[r], &hi[r]);
-    step(full, lo, hi);
+    for (int r = 0; r < R; ++r) {
+      __m512 lo, hi;
+      L::LoadTail(rows[r] + full, k - full, &lo, &hi);
+      step(r, lo, hi, full);
+    }
   }
   for (int i = 0; i < M; ++i) {
     for (int r = 0; r < R; ++r) {
@@ -128,16 +130,17 @@ void GemvBlock(const float* xp, int64_t kp, const typename L::Elem* w, int64_t k
   }
 }
 
-// Rows of w handled together: enough independent accumulators to hide FMA latency and enough
-// concurrent streams, without running out of the 32 vector registers.
+// Rows of w handled together: four concurrent streams per thread already read as fast as
+// eight here (bench/kernels/cpu_matmul_bench.cc), and for m up to 8 two rows let each load of
+// x feed two FMAs while the M·R accumulators stay within the 32 vector registers.
 template <int M>
 constexpr int RowsPerBlock() {
-  return M == 1 ? 4 : M == 2 ? 4 : M <= 4 ? 2 : 1;
+  return M <= 4 ? 4 : 2;
 }
 
 template <int M, class L>
-void GemvRange(const float* xp, int64_t kp, const void* w, int64_t k, const float* bias,
-               float* y, int64_t n, int64_t j_begin, int64_t j_end) {
+void GemvRange(const float* xp, int64_t kp, const void* w, int64_t k, const float* bias, float* y,
+               int64_t n, int64_t j_begin, int64_t j_end) {
   constexpr int R = RowsPerBlock<M>();
   const auto* wt = static_cast<const typename L::Elem*>(w);
   int64_t j = j_begin;
@@ -153,14 +156,22 @@ void GemvTyped(const MatMulArgs& a, int num_threads, Workspace* workspace) {
   // Each thread takes a contiguous range of w rows, a multiple of 16 rows long.
   auto run = [&](int64_t j_begin, int64_t j_end) {
     switch (a.m) {
-      case 1: return GemvRange<1, L>(xp, kp, a.w, a.k, a.bias, a.y, a.n, j_begin, j_end);
-      case 2: return GemvRange<2, L>(xp, kp, a.w, a.k, a.bias, a.y, a.n, j_begin, j_end);
-      case 3: return GemvRange<3, L>(xp, kp, a.w, a.k, a.bias, a.y, a.n, j_begin, j_end);
-      case 4: return GemvRange<4, L>(xp, kp, a.w, a.k, a.bias, a.y, a.n, j_begin, j_end);
-      case 5: return GemvRange<5, L>(xp, kp, a.w, a.k, a.bias, a.y, a.n, j_begin, j_end);
-      case 6: return GemvRange<6, L>(xp, kp, a.w, a.k, a.bias, a.y, a.n, j_begin, j_end);
-      case 7: return GemvRange<7, L>(xp, kp, a.w, a.k, a.bias, a.y, a.n, j_begin, j_end);
-      case 8: return GemvRange<8, L>(xp, kp, a.w, a.k, a.bias, a.y, a.n, j_begin, j_end);
+      case 1:
+        return GemvRange<1, L>(xp, kp, a.w, a.k, a.bias, a.y, a.n, j_begin, j_end);
+      case 2:
+        return GemvRange<2, L>(xp, kp, a.w, a.k, a.bias, a.y, a.n, j_begin, j_end);
+      case 3:
+        return GemvRange<3, L>(xp, kp, a.w, a.k, a.bias, a.y, a.n, j_begin, j_end);
+      case 4:
+        return GemvRange<4, L>(xp, kp, a.w, a.k, a.bias, a.y, a.n, j_begin, j_end);
+      case 5:
+        return GemvRange<5, L>(xp, kp, a.w, a.k, a.bias, a.y, a.n, j_begin, j_end);
+      case 6:
+        return GemvRange<6, L>(xp, kp, a.w, a.k, a.bias, a.y, a.n, j_begin, j_end);
+      case 7:
+        return GemvRange<7, L>(xp, kp, a.w, a.k, a.bias, a.y, a.n, j_begin, j_end);
+      case 8:
+        return GemvRange<8, L>(xp, kp, a.w, a.k, a.bias, a.y, a.n, j_begin, j_end);
     }
     BRISK_CHECK(false) << "gemv with m = " << a.m;
   };
@@ -225,11 +236,16 @@ void Gemv(const MatMulArgs& args, int num_threads, Workspace* workspace) {
     return;
   }
   switch (args.w_dtype) {
-    case DType::kF32: return GemvTyped<F32Loader>(args, num_threads, workspace);
-    case DType::kBF16: return GemvTyped<Bf16Loader>(args, num_threads, workspace);
-    case DType::kF16: return GemvTyped<F16Loader>(args, num_threads, workspace);
+    case DType::kF32:
+      return GemvTyped<F32Loader>(args, num_threads, workspace);
+    case DType::kBF16:
+      return GemvTyped<Bf16Loader>(args, num_threads, workspace);
+    case DType::kF16:
+      return GemvTyped<F16Loader>(args, num_threads, workspace);
+    case DType::kF64:
     case DType::kI32:
-    case DType::kI64: break;
+    case DType::kI64:
+      break;
   }
   BRISK_CHECK(false) << "gemv weight dtype " << tensor::DTypeName(args.w_dtype);
 #else
@@ -237,11 +253,16 @@ void Gemv(const MatMulArgs& args, int num_threads, Workspace* workspace) {
   const int nt = ThreadsFor(args.m * args.n * args.k, num_threads);
   auto run = [&](int64_t j_begin, int64_t j_end) {
     switch (args.w_dtype) {
-      case DType::kF32: return GemvPortable<WidenF32, float>(args, j_begin, j_end, {});
-      case DType::kBF16: return GemvPortable<WidenBf16Bits, uint16_t>(args, j_begin, j_end, {});
-      case DType::kF16: return GemvPortable<WidenF16Bits, uint16_t>(args, j_begin, j_end, {});
+      case DType::kF32:
+        return GemvPortable<WidenF32, float>(args, j_begin, j_end, {});
+      case DType::kBF16:
+        return GemvPortable<WidenBf16Bits, uint16_t>(args, j_begin, j_end, {});
+      case DType::kF16:
+        return GemvPortable<WidenF16Bits, uint16_t>(args, j_begin, j_end, {});
+      case DType::kF64:
       case DType::kI32:
-      case DType::kI64: break;
+      case DType::kI64:
+        break;
     }
     BRISK_CHECK(false) << "gemv weight dtype " << tensor::DTypeName(args.w_dtype);
   };

@@ -15,11 +15,11 @@ namespace brisk::backend::cpu {
 inline constexpr int64_t kGemvMaxRows = 8;
 
 struct MatMulArgs {
-  const float* x = nullptr;     // [m, k]
-  const void* w = nullptr;      // [n, k] of w_dtype
+  const float* x = nullptr;                     // [m, k]
+  const void* w = nullptr;                      // [n, k] of w_dtype
   tensor::DType w_dtype = tensor::DType::kF32;  // f32, bf16 or f16
-  const float* bias = nullptr;  // [n] or nullptr
-  float* y = nullptr;           // [m, n]; must not overlap x, w or bias
+  const float* bias = nullptr;                  // [n] or nullptr
+  float* y = nullptr;                           // [m, n]; must not overlap x, w or bias
   int64_t m = 0;
   int64_t n = 0;
   int64_t k = 0;

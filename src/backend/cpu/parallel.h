@@ -2,10 +2,10 @@
 // thread: waking the team costs microseconds, more than a short elementwise op.
 #pragma once
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cstdint>
-
-#include <omp.h>
 
 namespace brisk::backend::cpu {
 

@@ -12,8 +12,8 @@ using tensor::Shape;
 using tensor::ShapeToString;
 
 void CheckF32(const Tensor& t, const char* what) {
-  BRISK_CHECK(t.dtype() == DType::kF32) << what << " must be f32, got "
-                                        << tensor::DTypeName(t.dtype());
+  BRISK_CHECK(t.dtype() == DType::kF32)
+      << what << " must be f32, got " << tensor::DTypeName(t.dtype());
 }
 
 void CheckI32Vector(const Tensor& t, const char* what) {
@@ -31,7 +31,8 @@ bool IsFloatWeightDType(DType dtype) {
 MatMulDims CheckMatMul(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y) {
   CheckF32(x, "matmul x");
   CheckF32(y, "matmul y");
-  BRISK_CHECK(IsFloatWeightDType(w.dtype())) << "matmul weight dtype " << tensor::DTypeName(w.dtype());
+  BRISK_CHECK(IsFloatWeightDType(w.dtype()))
+      << "matmul weight dtype " << tensor::DTypeName(w.dtype());
   BRISK_CHECK(x.rank() == 2 && w.rank() == 2 && y.rank() == 2)
       << "matmul ranks: x " << ShapeToString(x.shape()) << " w " << ShapeToString(w.shape())
       << " y " << ShapeToString(y.shape());
@@ -47,8 +48,8 @@ MatMulDims CheckMatMul(const Tensor& x, const Tensor& w, const Tensor* bias, con
 }
 
 RowDims CheckEmbedding(const Tensor& table, const Tensor& ids, const Tensor& out) {
-  BRISK_CHECK(IsFloatWeightDType(table.dtype())) << "embedding table dtype "
-                                                 << tensor::DTypeName(table.dtype());
+  BRISK_CHECK(IsFloatWeightDType(table.dtype()))
+      << "embedding table dtype " << tensor::DTypeName(table.dtype());
   BRISK_CHECK_EQ(table.rank(), 2) << "embedding table";
   CheckI32Vector(ids, "embedding ids");
   CheckF32(out, "embedding out");
@@ -90,14 +91,17 @@ RopeDims CheckRope(const Tensor& x, const Tensor& positions, const Tensor& cos_s
   CheckI32Vector(positions, "rope positions");
   BRISK_CHECK(x.rank() == 3 && cos_sin.rank() == 2)
       << "rope x " << ShapeToString(x.shape()) << " cos_sin " << ShapeToString(cos_sin.shape());
-  RopeDims d{.num_tokens = x.dim(0), .num_heads = x.dim(1), .head_dim = x.dim(2),
+  RopeDims d{.num_tokens = x.dim(0),
+             .num_heads = x.dim(1),
+             .head_dim = x.dim(2),
              .rotary_dim = cos_sin.dim(1)};
   BRISK_CHECK_EQ(positions.dim(0), d.num_tokens) << "rope positions";
   BRISK_CHECK(d.rotary_dim % 2 == 0 && d.rotary_dim <= d.head_dim)
       << "rope rotary_dim " << d.rotary_dim << " head_dim " << d.head_dim;
   const int32_t* pos = positions.data<int32_t>();
   for (int64_t t = 0; t < d.num_tokens; ++t) {
-    BRISK_CHECK(pos[t] >= 0 && pos[t] < cos_sin.dim(0)) << "rope position " << pos[t] << " at " << t;
+    BRISK_CHECK(pos[t] >= 0 && pos[t] < cos_sin.dim(0))
+        << "rope position " << pos[t] << " at " << t;
   }
   return d;
 }
@@ -109,8 +113,10 @@ KvCacheDims CheckKvCaches(const Tensor& k_cache, const Tensor& v_cache) {
       << "kv caches " << ShapeToString(k_cache.shape()) << " and "
       << ShapeToString(v_cache.shape());
   BRISK_CHECK_GT(k_cache.dim(1), 0) << "block_size";
-  return KvCacheDims{.num_blocks = k_cache.dim(0), .block_size = k_cache.dim(1),
-                     .num_kv_heads = k_cache.dim(2), .head_dim = k_cache.dim(3)};
+  return KvCacheDims{.num_blocks = k_cache.dim(0),
+                     .block_size = k_cache.dim(1),
+                     .num_kv_heads = k_cache.dim(2),
+                     .head_dim = k_cache.dim(3)};
 }
 
 KvCacheDims CheckWriteKvCache(const Tensor& k, const Tensor& v, const Tensor& slot_mapping,

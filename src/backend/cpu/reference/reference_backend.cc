@@ -15,11 +15,16 @@ namespace {
 // Element `index` (flat) of a float weight tensor, widened to f32 exactly.
 float WeightAt(const Tensor& w, int64_t index) {
   switch (w.dtype()) {
-    case DType::kF32: return w.data<float>()[index];
-    case DType::kBF16: return tensor::BF16ToF32(w.data<uint16_t>()[index]);
-    case DType::kF16: return tensor::F16ToF32(w.data<uint16_t>()[index]);
+    case DType::kF32:
+      return w.data<float>()[index];
+    case DType::kBF16:
+      return tensor::BF16ToF32(w.data<uint16_t>()[index]);
+    case DType::kF16:
+      return tensor::F16ToF32(w.data<uint16_t>()[index]);
+    case DType::kF64:
     case DType::kI32:
-    case DType::kI64: break;
+    case DType::kI64:
+      break;
   }
   BRISK_CHECK(false) << "not a float weight: " << tensor::DTypeName(w.dtype());
   return 0.0f;
@@ -46,14 +51,16 @@ void RmsNormRows(const float* x, const float* weight, float eps, int64_t rows, i
 bool ReferenceBackend::Supports(OpId op, DType weight_dtype) const {
   switch (op) {
     case OpId::kEmbedding:
-    case OpId::kMatMul: return IsFloatWeightDType(weight_dtype);
+    case OpId::kMatMul:
+      return IsFloatWeightDType(weight_dtype);
     case OpId::kRmsNorm:
     case OpId::kAddRmsNorm:
     case OpId::kRope:
     case OpId::kSiluMul:
     case OpId::kAdd:
     case OpId::kWriteKvCache:
-    case OpId::kPagedAttention: return weight_dtype == DType::kF32;
+    case OpId::kPagedAttention:
+      return weight_dtype == DType::kF32;
   }
   return false;
 }
@@ -156,9 +163,9 @@ void ReferenceBackend::WriteKvCache(const Tensor& k, const Tensor& v, const Tens
   }
 }
 
-void ReferenceBackend::PagedAttention(const Tensor& q, const Tensor& k_cache,
-                                      const Tensor& v_cache, const AttentionMetadata& meta,
-                                      const AttentionParams& params, Tensor* out) {
+void ReferenceBackend::PagedAttention(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
+                                      const AttentionMetadata& meta, const AttentionParams& params,
+                                      Tensor* out) {
   AttentionDims d = CheckPagedAttention(q, k_cache, v_cache, meta, params, *out);
   const int64_t num_kv_heads = d.cache.num_kv_heads;
   const int64_t group = d.num_heads / num_kv_heads;  // query heads per kv head
@@ -171,7 +178,8 @@ void ReferenceBackend::PagedAttention(const Tensor& q, const Tensor& k_cache,
     int64_t block = tables[s * d.max_blocks_per_seq + t / d.cache.block_size];
     int64_t slot = t % d.cache.block_size;
     return static_cast<double>(
-        cache.data<float>()[((block * d.cache.block_size + slot) * num_kv_heads + g) * d.head_dim + i]);
+        cache.data<float>()[((block * d.cache.block_size + slot) * num_kv_heads + g) * d.head_dim +
+                            i]);
   };
 
   std::vector<double> weights;
@@ -180,9 +188,8 @@ void ReferenceBackend::PagedAttention(const Tensor& q, const Tensor& k_cache,
     for (int64_t j = 0; j < num_queries; ++j) {
       const int64_t row = starts[s] + j;
       const int64_t pos = lens[s] - num_queries + j;
-      const int64_t first = params.sliding_window > 0
-                                ? std::max<int64_t>(0, pos - params.sliding_window + 1)
-                                : 0;
+      const int64_t first =
+          params.sliding_window > 0 ? std::max<int64_t>(0, pos - params.sliding_window + 1) : 0;
       for (int64_t h = 0; h < d.num_heads; ++h) {
         const int64_t g = h / group;
         const float* qh = q.data<float>() + (row * d.num_heads + h) * d.head_dim;
@@ -203,7 +210,8 @@ void ReferenceBackend::PagedAttention(const Tensor& q, const Tensor& k_cache,
         float* oh = out->data<float>() + (row * d.num_heads + h) * d.head_dim;
         for (int64_t i = 0; i < d.head_dim; ++i) {
           double acc = 0.0;
-          for (int64_t t = first; t <= pos; ++t) acc += weights[t - first] * cache_at(v_cache, s, t, g, i);
+          for (int64_t t = first; t <= pos; ++t)
+            acc += weights[t - first] * cache_at(v_cache, s, t, g, i);
           oh[i] = static_cast<float>(acc / sum);
         }
       }

@@ -2,10 +2,10 @@
 // so its own expected values come from arithmetic done on paper, never from the code.
 #include "backend/cpu/reference/reference_backend.h"
 
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 namespace brisk::backend {
 namespace {

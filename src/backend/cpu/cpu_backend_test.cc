@@ -1,0 +1,115 @@
+// Unit tests of the CPU backend's pieces that the conformance harness does not reach directly:
+// thread options, the two matmul regimes at the same m, the vector exponential and the
+// workspace. Op-level agreement with the reference lives in tests/conformance.
+#include "backend/cpu/cpu_backend.h"
+
+#include <gtest/gtest.h>
+#include <omp.h>
+
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "backend/cpu/matmul_internal.h"
+#include "backend/cpu/simd.h"
+
+namespace brisk::backend {
+namespace {
+
+TEST(CpuBackendTest, ThreadCountDefaultsToCoresAndHonoursOptions) {
+  EXPECT_EQ(CpuBackend().num_threads(), omp_get_num_procs());
+  EXPECT_EQ(CpuBackend({.num_threads = 3}).num_threads(), 3);
+  std::unique_ptr<Backend> b = MakeCpuBackend({.num_threads = 1});
+  EXPECT_EQ(b->name(), "cpu");
+  EXPECT_TRUE(b->Supports(OpId::kMatMul, DType::kBF16));
+  EXPECT_FALSE(b->Supports(OpId::kRope, DType::kBF16));
+  EXPECT_FALSE(b->Supports(OpId::kMatMul, DType::kI32));
+}
+
+// Both kernels are complete matmuls; each must match a double-precision product at any m,
+// including m on the other side of the dispatch threshold.
+TEST(CpuMatMulTest, GemvAndGemmAgreeWithDoubleAtEveryM) {
+  const int64_t n = 37, k = 300;
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<uint16_t> w(n * k);
+  std::vector<float> w_f32(n * k), bias(n);
+  for (int64_t i = 0; i < n * k; ++i) {
+    w[i] = tensor::F32ToBF16(dist(rng));
+    w_f32[i] = tensor::BF16ToF32(w[i]);
+  }
+  for (float& b : bias) b = dist(rng);
+  cpu::Workspace workspace;
+  for (int64_t m : {1, 3, 8, 9, 16, 17, 33}) {
+    std::vector<float> x(m * k);
+    for (float& v : x) v = dist(rng);
+    std::vector<double> want(m * n);
+    for (int64_t i = 0; i < m; ++i) {
+      for (int64_t j = 0; j < n; ++j) {
+        double acc = bias[j];
+        for (int64_t p = 0; p < k; ++p) acc += static_cast<double>(x[i * k + p]) * w_f32[j * k + p];
+        want[i * n + j] = acc;
+      }
+    }
+    for (auto kernel : {&cpu::Gemv, &cpu::Gemm}) {
+      std::vector<float> y(m * n, NAN);
+      kernel({.x = x.data(),
+              .w = w.data(),
+              .w_dtype = DType::kBF16,
+              .bias = bias.data(),
+              .y = y.data(),
+              .m = m,
+              .n = n,
+              .k = k},
+             2, &workspace);
+      for (int64_t i = 0; i < m * n; ++i) {
+        // |x|, |w| < 1 and k = 300: f32 sums are good to ~300 · 2^-24 · 10 absolute, far below
+        // 1e-4.
+        ASSERT_NEAR(y[i], want[i], 1e-4)
+            << "m=" << m << " element " << i << (kernel == &cpu::Gemv ? " gemv" : " gemm");
+      }
+    }
+  }
+}
+
+#if defined(BRISK_CPU_AVX512)
+// Distance in units in the last place of f32 between `got` and the exact `want`.
+double Ulps(float got, double want) {
+  const double ulp = std::ldexp(1.0, std::ilogb(static_cast<float>(want)) - 23);
+  return std::fabs(got - want) / ulp;
+}
+
+TEST(CpuSimdTest, Exp512IsWithinTwoUlpsAndSaturates) {
+  double worst = 0.0;
+  for (float x = -87.0f; x < 88.0f; x += 0.0137f) {
+    alignas(64) float in[16], out[16];
+    for (int l = 0; l < 16; ++l) in[l] = x + l * 1e-4f;
+    _mm512_store_ps(out, cpu::Exp512(_mm512_load_ps(in)));
+    for (int l = 0; l < 16; ++l)
+      worst = std::max(worst, Ulps(out[l], std::exp(static_cast<double>(in[l]))));
+  }
+  EXPECT_LE(worst, 2.0);
+  alignas(64) float out[16];
+  _mm512_store_ps(out, cpu::Exp512(_mm512_set1_ps(-200.0f)));
+  EXPECT_EQ(out[0], 0.0f);
+  _mm512_store_ps(out, cpu::Exp512(_mm512_set1_ps(100.0f)));
+  EXPECT_TRUE(std::isinf(out[0]));
+}
+#endif
+
+TEST(CpuWorkspaceTest, BuffersAreAlignedAndGrow) {
+  cpu::Workspace ws;
+  float* a = ws.Floats(0, 10);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(a) % 64, 0u);
+  EXPECT_EQ(ws.Floats(0, 5), a);  // big enough: reused
+  float* b = ws.Floats(3, 1000);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(b) % 64, 0u);
+  b[999] = 1.0f;  // writable to the end
+  float* c = ws.Floats(0, 1 << 20);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(c) % 64, 0u);
+  c[(1 << 20) - 1] = 2.0f;
+}
+
+}  // namespace
+}  // namespace brisk::backend

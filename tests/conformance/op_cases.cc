@@ -1,0 +1,98 @@
+// The case-generator registry and the helpers that case generators share.
+#include "tests/conformance/op_cases.h"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+namespace brisk::conformance {
+
+DeviceIo HostIo() {
+  return DeviceIo{.to_device = [](const Tensor& t) { return Clone(t); },
+                  .to_host = [](const Tensor& t) { return t; }};
+}
+
+const std::vector<CaseGenerator>& CaseGenerators() {
+  static const auto* generators = new std::vector<CaseGenerator>{
+      {OpId::kEmbedding, EmbeddingCases},
+      {OpId::kMatMul, MatMulCases},
+      {OpId::kRmsNorm, RmsNormCases},
+      {OpId::kAddRmsNorm, AddRmsNormCases},
+      {OpId::kRope, RopeCases},
+      {OpId::kSiluMul, SiluMulCases},
+      {OpId::kAdd, AddCases},
+      {OpId::kWriteKvCache, WriteKvCacheCases},
+      {OpId::kPagedAttention, PagedAttentionCases},
+  };
+  return *generators;
+}
+
+const std::vector<OpCase>& AllCases() {
+  static const auto* cases = [] {
+    auto* all = new std::vector<OpCase>;
+    for (const CaseGenerator& g : CaseGenerators()) {
+      for (OpCase& c : g.make_cases()) all->push_back(std::move(c));
+    }
+    return all;
+  }();
+  return *cases;
+}
+
+std::mt19937 RngFor(const std::string& case_name) {
+  uint32_t hash = 2166136261u;  // FNV-1a
+  for (char c : case_name) hash = (hash ^ static_cast<uint8_t>(c)) * 16777619u;
+  return std::mt19937(hash);
+}
+
+Tensor RandomF32(const tensor::Shape& shape, float lo, float hi, std::mt19937* rng) {
+  Tensor t = Tensor::Empty(DType::kF32, shape);
+  std::uniform_real_distribution<float> dist(lo, hi);
+  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = dist(*rng);
+  return t;
+}
+
+Tensor RandomWeight(DType dtype, const tensor::Shape& shape, std::mt19937* rng) {
+  Tensor values = RandomF32(shape, -1.0f, 1.0f, rng);
+  if (dtype == DType::kF32) return values;
+  Tensor t = Tensor::Empty(dtype, shape);
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    float v = values.data<float>()[i];
+    t.data<uint16_t>()[i] = dtype == DType::kBF16 ? tensor::F32ToBF16(v) : tensor::F32ToF16(v);
+  }
+  return t;
+}
+
+Tensor I32(const tensor::Shape& shape, const std::vector<int32_t>& values) {
+  Tensor t = Tensor::Empty(DType::kI32, shape);
+  BRISK_CHECK_EQ(static_cast<size_t>(t.numel()), values.size());
+  if (!values.empty()) std::memcpy(t.raw(), values.data(), values.size() * sizeof(int32_t));
+  return t;
+}
+
+Tensor Clone(const Tensor& t) {
+  Tensor copy = Tensor::Empty(t.dtype(), t.shape());
+  if (t.size_bytes() > 0) std::memcpy(copy.raw(), t.raw(), static_cast<size_t>(t.size_bytes()));
+  return copy;
+}
+
+Tensor Poisoned(const tensor::Shape& shape) {
+  Tensor t = Tensor::Empty(DType::kF32, shape);
+  for (int64_t i = 0; i < t.numel(); ++i)
+    t.data<float>()[i] = std::numeric_limits<float>::quiet_NaN();
+  return t;
+}
+
+Tensor WeightToF32(const Tensor& w) {
+  if (w.dtype() == DType::kF32) return Clone(w);
+  Tensor t = Tensor::Empty(DType::kF32, w.shape());
+  for (int64_t i = 0; i < w.numel(); ++i) {
+    uint16_t bits = w.data<uint16_t>()[i];
+    t.data<float>()[i] =
+        w.dtype() == DType::kBF16 ? tensor::BF16ToF32(bits) : tensor::F16ToF32(bits);
+  }
+  return t;
+}
+
+std::string DTypeTag(DType dtype) { return std::string(tensor::DTypeName(dtype)); }
+
+}  // namespace brisk::conformance

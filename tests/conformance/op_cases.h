@@ -1,0 +1,92 @@
+// Conformance cases: one op at one shape and weight dtype, with deterministic inputs, a way to
+// run it on any backend, and (for reductions) the naive f32 computation of its outputs.
+// Every OpId has exactly one case generator in CaseGenerators(); a test enumerates
+// backend::kAllOps against it, so a new op without cases fails.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "backend/backend.h"
+
+namespace brisk::conformance {
+
+using backend::Backend;
+using backend::OpId;
+using tensor::DType;
+using tensor::Tensor;
+
+// How an output is compared with the reference (tolerance.h).
+enum class Check {
+  kExact,        // copies, gathers, single additions
+  kElementwise,  // atol + rtol per dtype
+  kReduction,    // at most 2x the naive f32 error
+};
+
+// Moves tensors between the host and a backend's device. For CPU backends to_device copies
+// (so in-place ops never touch a case's inputs) and to_host is the identity.
+struct DeviceIo {
+  std::function<Tensor(const Tensor&)> to_device;
+  std::function<Tensor(const Tensor&)> to_host;
+};
+DeviceIo HostIo();
+
+struct OpCase {
+  OpId op;
+  DType weight_dtype = DType::kF32;  // the dtype passed to Backend::Supports
+  std::string name;                  // shape and dtype, e.g. "m5_n13_k7_bf16_bias"
+  std::vector<Check> checks;         // one per output, in the order `run` returns them
+  // Deterministic host inputs (fixed seed per case).
+  std::function<std::vector<Tensor>()> make_inputs;
+  // Runs the op on `backend` over device copies of `inputs`, with every output element the
+  // op must write poisoned (NaN) first; returns the outputs on the host.
+  std::function<std::vector<Tensor>(Backend&, const DeviceIo&, const std::vector<Tensor>&)> run;
+  // The outputs computed naively in f32 (one running sum); needed when any check is
+  // kReduction, ignored otherwise.
+  std::function<std::vector<Tensor>(const std::vector<Tensor>&)> naive_f32;
+};
+
+struct CaseGenerator {
+  OpId op;
+  std::function<std::vector<OpCase>()> make_cases;
+};
+
+// One generator per op, in kAllOps order.
+const std::vector<CaseGenerator>& CaseGenerators();
+
+// Every case of every generator.
+const std::vector<OpCase>& AllCases();
+
+// Generators, one per op family file.
+std::vector<OpCase> EmbeddingCases();
+std::vector<OpCase> MatMulCases();
+std::vector<OpCase> RmsNormCases();
+std::vector<OpCase> AddRmsNormCases();
+std::vector<OpCase> RopeCases();
+std::vector<OpCase> SiluMulCases();
+std::vector<OpCase> AddCases();
+std::vector<OpCase> WriteKvCacheCases();
+std::vector<OpCase> PagedAttentionCases();
+
+// ---- Helpers for case generators ----
+
+// A generator seeded from the case name, so each case has its own fixed stream.
+std::mt19937 RngFor(const std::string& case_name);
+// f32 tensor of uniform values in [lo, hi).
+Tensor RandomF32(const tensor::Shape& shape, float lo, float hi, std::mt19937* rng);
+// Uniform values in [-1, 1) stored as `dtype` (f32, bf16 or f16).
+Tensor RandomWeight(DType dtype, const tensor::Shape& shape, std::mt19937* rng);
+Tensor I32(const tensor::Shape& shape, const std::vector<int32_t>& values);
+// Host copy of `t` (any dtype).
+Tensor Clone(const Tensor& t);
+// A fresh host f32 tensor filled with NaN.
+Tensor Poisoned(const tensor::Shape& shape);
+// f32 copy of a weight tensor (widening bf16/f16 exactly).
+Tensor WeightToF32(const Tensor& w);
+// "bf16" etc.
+std::string DTypeTag(DType dtype);
+
+}  // namespace brisk::conformance
