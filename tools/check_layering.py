@@ -34,7 +34,7 @@ RULES = {
     "media": {"base": ALL, "tensor": ALL},
     # DESIGN.md rule 2: device-free, testable on any laptop.
     "kvcache": {"base": ALL},
-    "scheduler": {"base": ALL},
+    "scheduler": {"base": ALL, "kvcache": ALL},
     "sampling": {"base": ALL},
     # DESIGN.md rule 3: models see the Backend interface only and never engine/ or api/.
     "models": {"base": ALL, "tensor": ALL, "backend": BACKEND_INTERFACE, "loader": ALL},

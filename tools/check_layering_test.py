@@ -122,6 +122,18 @@ class CheckLayeringTest(unittest.TestCase):
         errors = self.with_file("kvcache/x.cc", "#include \"../backend/backend.h\"\n")
         self.assertEqual(len(errors), 1, errors)
 
+    def test_scheduler_sees_kvcache_but_no_device(self):
+        ok = self.with_file("scheduler/scheduler.h", "#include \"kvcache/kv_cache_manager.h\"\n"
+                                                     "#include \"base/check.h\"\n")
+        self.assertEqual(ok, [])
+        for header in ("backend/backend.h", "tensor/tensor.h", "models/llama/model.h"):
+            errors = self.with_file("scheduler/x.cc", "#include \"%s\"\n" % header)
+            self.assertEqual(len(errors), 1, (header, errors))
+            self.assertIn("scheduler may depend on base, kvcache", errors[0])
+        # The dependency is one way: the KV cache knows nothing of scheduling.
+        errors = self.with_file("kvcache/x.cc", "#include \"scheduler/scheduler.h\"\n")
+        self.assertEqual(len(errors), 1, errors)
+
     def test_third_party_quoted_includes_are_ignored(self):
         self.assertEqual(self.with_file("base/x.cc", "#include \"absl/strings/str_cat.h\"\n"
                                                      "#include \"gmock/gmock.h\"\n"), [])
