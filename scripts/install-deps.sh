@@ -21,7 +21,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 build_pkgs=(
   build-essential g++ cmake ninja-build make pkg-config git python3
   libgtest-dev libgmock-dev libbenchmark-dev
-  libabsl-dev nlohmann-json3-dev libcli11-dev libpcre2-dev
+  libabsl-dev nlohmann-json3-dev libcli11-dev libpcre2-dev libutf8proc-dev
   libopenblas-dev libomp-dev
 )
 data_pkgs=(

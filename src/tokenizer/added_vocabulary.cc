@@ -80,7 +80,7 @@ void AddedVocabulary::Trie::Insert(std::string_view content, int32_t token_idx) 
     }
     node = it->second;
   }
-  terminal_[node] = token_idx;
+  if (terminal_[node] < 0) terminal_[node] = token_idx;
   first_bytes_.set(static_cast<uint8_t>(content.front()));
 }
 
@@ -98,6 +98,7 @@ std::optional<std::pair<size_t, int32_t>> AddedVocabulary::Trie::LongestAt(std::
 }
 
 absl::StatusOr<AddedVocabulary> AddedVocabulary::FromJson(const Json* list, const Model& model,
+                                                          const Normalizer* normalizer,
                                                           const std::string& where) {
   AddedVocabulary vocab;
   absl::StatusOr<Regex> word_char = Regex::Compile(kWordCharPattern, Regex::Syntax::kPattern);
@@ -127,17 +128,23 @@ absl::StatusOr<AddedVocabulary> AddedVocabulary::FromJson(const Json* list, cons
     vocab.index_by_content_.emplace(token.content, static_cast<int32_t>(vocab.tokens_.size()));
     vocab.tokens_.push_back(std::move(token));
   }
-  vocab.Rebuild();
+  vocab.Rebuild(normalizer);
   return vocab;
 }
 
-void AddedVocabulary::Rebuild() {
+void AddedVocabulary::Rebuild(const Normalizer* normalizer) {
   for (size_t i = 0; i < tokens_.size(); ++i) {
     const AddedToken& token = tokens_[i];
     const auto idx = static_cast<int32_t>(i);
     index_by_id_[token.id] = idx;
-    (token.normalized ? normalized_trie_ : raw_trie_).Insert(token.content, idx);
     id_end_ = std::max(id_end_, token.id + 1);
+    if (!token.normalized) {
+      raw_trie_.Insert(token.content, idx);
+      continue;
+    }
+    const std::string content =
+        normalizer != nullptr ? normalizer->Normalize(token.content) : token.content;
+    if (!content.empty()) normalized_trie_.Insert(content, idx);
   }
 }
 

@@ -1,8 +1,9 @@
 // Added tokens: strings (mostly special tokens such as "<|begin_of_text|>") that are cut out of
 // the input before normalization and pre-tokenization and map straight to their ids.
-// Matching is leftmost-longest over the raw bytes, in two passes like Hugging Face
-// `tokenizers`: first the tokens with "normalized": false over the raw text, then the others
-// over each remaining piece (after normalization, once normalizers exist). A match may absorb
+// Matching is leftmost-longest over the bytes, in two passes like Hugging Face `tokenizers`:
+// first the tokens with "normalized": false over the raw text, then the others over each
+// remaining piece after normalization, where their contents are looked for in normalized form
+// (with a lowercasing normalizer, "<Mask>" matches "<mask>"). A match may absorb
 // the whitespace next to it (lstrip / rstrip) and may be required to stand alone as a word
 // (single_word). Immutable after construction; thread-safe.
 #pragma once
@@ -45,8 +46,11 @@ class AddedVocabulary {
   // Reads the tokenizer.json "added_tokens" array (null or missing: no added tokens). As in
   // `tokenizers`, a token whose content is already in the model vocabulary takes the model's
   // id (a warning is logged if the file says otherwise), and a repeated content keeps its first
-  // id and its last flags. InvalidArgument for malformed entries or empty contents.
+  // id and its last flags. Tokens with "normalized": true are matched by their content after
+  // `normalizer` (null: none); when two normalize alike the first in file order wins.
+  // InvalidArgument for malformed entries or empty contents.
   static absl::StatusOr<AddedVocabulary> FromJson(const Json* list, const Model& model,
+                                                  const Normalizer* normalizer,
                                                   const std::string& where);
 
   // Appends to `out` the segments of `text` for one pass, covering `text` in order: matched
@@ -66,6 +70,7 @@ class AddedVocabulary {
   // A byte trie of token contents for leftmost-longest search.
   class Trie {
    public:
+    // Adds `content` (not empty); a content already present keeps its first token.
     void Insert(std::string_view content, int32_t token_idx);
     // Longest content starting at text[pos]: (length, token index), or nullopt.
     std::optional<std::pair<size_t, int32_t>> LongestAt(std::string_view text, size_t pos) const;
@@ -79,7 +84,7 @@ class AddedVocabulary {
   };
 
   AddedVocabulary() = default;
-  void Rebuild();
+  void Rebuild(const Normalizer* normalizer);
   bool IsStandaloneWord(std::string_view text, size_t start, size_t stop) const;
 
   // Constant after construction.

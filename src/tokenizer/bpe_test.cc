@@ -194,16 +194,16 @@ TEST(BpeTest, UnsupportedOptionsAreRefusedByName) {
   config = ByteLevelBpe({});
   config["dropout"] = 0.1;
   EXPECT_EQ(MakeModel(config, "m").status().code(), absl::StatusCode::kUnimplemented);
-  Json wordpiece = {{"type", "WordPiece"}, {"vocab", Json::object()}};
-  status = MakeModel(wordpiece, "m").status();
+  Json word_level = {{"type", "WordLevel"}, {"vocab", Json::object()}};
+  status = MakeModel(word_level, "m").status();
   EXPECT_EQ(status.code(), absl::StatusCode::kUnimplemented);
-  EXPECT_NE(status.message().find("WordPiece"), std::string::npos) << status;
+  EXPECT_NE(status.message().find("WordLevel"), std::string::npos) << status;
 }
 
 TEST(BpeTest, RegistryListsEveryModel) {
   std::vector<std::string> types;
   for (const auto& entry : ModelRegistry()) types.emplace_back(entry.type);
-  EXPECT_EQ(types, (std::vector<std::string>{"BPE"}));
+  EXPECT_EQ(types, (std::vector<std::string>{"BPE", "WordPiece", "Unigram"}));
 }
 
 }  // namespace

@@ -10,16 +10,48 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace brisk::tokenizer {
 
-// Rewrites text before pre-tokenization (NFC, lowercase, ...). None are registered yet.
+// Text under normalization, with the alignment that later stages need: for every byte of
+// `text`, the byte offset (in the text first given to the normalizers) of the character it was
+// derived from. A character inserted by a normalizer takes the origin of the character it was
+// attached to (the one after it for a prefix, the replaced one for a replacement).
+struct NormalizedText {
+  std::string text;
+  std::vector<uint32_t> origin;  // [text.size()]
+
+  // `text` unchanged, each byte its own origin.
+  static NormalizedText Identity(std::string_view text);
+  // Appends `piece`, every byte of it derived from the character at `origin`.
+  void Append(std::string_view piece, uint32_t origin_offset);
+  // Appends text[start, stop) of `from`, keeping its origins.
+  void AppendFrom(const NormalizedText& from, size_t start, size_t stop);
+};
+
+// Rewrites text before pre-tokenization (NFC, lowercase, ...), keeping the alignment.
 class Normalizer {
  public:
   virtual ~Normalizer() = default;
-  // Returns the normalized form of `text` (valid UTF-8 in, valid UTF-8 out).
-  virtual std::string Normalize(std::string_view text) const = 0;
+  // Rewrites `text` in place (valid UTF-8 in, valid UTF-8 out, origins kept per byte).
+  virtual void Normalize(NormalizedText& text) const = 0;
+  // The normalized form of `text` alone (for tests and for added-token contents).
+  std::string Normalize(std::string_view text) const {
+    NormalizedText normalized = NormalizedText::Identity(text);
+    Normalize(normalized);
+    return std::move(normalized.text);
+  }
+};
+
+// A piece of text on its way through pre-tokenization, with the byte offset in the original
+// input of its first character (what Metaspace's prepend_scheme "first" looks at). A stage that
+// cuts a piece at byte k gives the new piece the origin `origin + k`: exact while the piece's
+// bytes are those of the input, and never 0 for a piece that does not start the input.
+struct PreToken {
+  std::string text;
+  size_t origin = 0;
 };
 
 // Cuts text into pre-tokens ("words") that the model encodes independently, possibly
@@ -29,7 +61,7 @@ class PreTokenizer {
   virtual ~PreTokenizer() = default;
   // Replaces every piece of `pieces` by its sub-pieces, in order; empty pieces are dropped.
   // REQUIRES: every piece is valid UTF-8.
-  virtual void PreTokenize(std::vector<std::string>& pieces) const = 0;
+  virtual void PreTokenize(std::vector<PreToken>& pieces) const = 0;
 };
 
 // Maps one pre-token to ids, and owns the vocabulary.

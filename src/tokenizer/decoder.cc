@@ -1,10 +1,12 @@
-// ByteLevel, ByteFallback, Fuse and Sequence decoders (see decoder.h).
+// ByteLevel, ByteFallback, Fuse, Metaspace, Strip, Replace, WordPiece and Sequence decoders
+// (see decoder.h).
 #include "tokenizer/decoder.h"
 
 #include <optional>
 #include <utility>
 
 #include "tokenizer/byte_level.h"
+#include "tokenizer/normalizer.h"
 #include "tokenizer/utf8.h"
 
 namespace brisk::tokenizer {
@@ -85,6 +87,140 @@ class FuseDecoder final : public Decoder {
   }
 };
 
+// Metaspace: the replacement character becomes a space, except in the first token, where it
+// is dropped altogether unless the prepend scheme is "never".
+class MetaspaceDecoder final : public Decoder {
+ public:
+  MetaspaceDecoder(std::string replacement, bool drop_in_first)
+      : replacement_(std::move(replacement)), drop_in_first_(drop_in_first) {}
+  void DecodeChain(std::vector<std::string>& tokens) const override {
+    for (size_t i = 0; i < tokens.size(); ++i) {
+      std::string& token = tokens[i];
+      if (token.find(replacement_) == std::string::npos) continue;
+      const std::string_view space = i == 0 && drop_in_first_ ? "" : " ";
+      std::string out;
+      size_t prev = 0;
+      for (size_t at = token.find(replacement_); at != std::string::npos;
+           at = token.find(replacement_, prev)) {
+        out.append(token, prev, at - prev);
+        out.append(space);
+        prev = at + replacement_.size();
+      }
+      out.append(token, prev);
+      token = std::move(out);
+    }
+  }
+
+ private:
+  std::string replacement_;
+  bool drop_in_first_;
+};
+
+// Strip: removes up to `start` leading and `stop` trailing characters equal to `content` from
+// every token.
+class StripDecoder final : public Decoder {
+ public:
+  StripDecoder(std::string content, size_t start, size_t stop)
+      : content_(std::move(content)), start_(start), stop_(stop) {}
+  void DecodeChain(std::vector<std::string>& tokens) const override {
+    for (std::string& token : tokens) {
+      size_t begin = 0;
+      for (size_t n = 0; n < start_ && token.compare(begin, content_.size(), content_) == 0 &&
+                         begin + content_.size() <= token.size();
+           ++n) {
+        begin += content_.size();
+      }
+      size_t end = token.size();
+      for (size_t n = 0; n < stop_ && end >= begin + content_.size() &&
+                         token.compare(end - content_.size(), content_.size(), content_) == 0;
+           ++n) {
+        end -= content_.size();
+      }
+      token = token.substr(begin, end - begin);
+    }
+  }
+
+ private:
+  std::string content_;  // one character, in UTF-8
+  size_t start_;
+  size_t stop_;
+};
+
+// Replace: every match of the pattern in every token becomes `content`.
+class ReplaceDecoder final : public Decoder {
+ public:
+  ReplaceDecoder(Regex pattern, std::string content)
+      : pattern_(std::move(pattern)), content_(std::move(content)) {}
+  void DecodeChain(std::vector<std::string>& tokens) const override {
+    std::vector<ByteSpan> matches;
+    for (std::string& token : tokens) {
+      matches.clear();
+      pattern_.FindAll(token, matches);
+      if (matches.empty()) continue;
+      std::string out;
+      size_t prev = 0;
+      for (const ByteSpan& match : matches) {
+        out.append(token, prev, match.first - prev);
+        out.append(content_);
+        prev = match.second;
+      }
+      out.append(token, prev);
+      token = std::move(out);
+    }
+  }
+
+ private:
+  Regex pattern_;
+  std::string content_;
+};
+
+void ReplaceAll(std::string& text, std::string_view from, std::string_view to) {
+  std::string out;
+  size_t prev = 0;
+  for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, prev)) {
+    out.append(text, prev, at - prev);
+    out.append(to);
+    prev = at + from.size();
+  }
+  if (prev == 0) return;
+  out.append(text, prev);
+  text = std::move(out);
+}
+
+// The English detokenization cleanup of BERT (with its " do not" -> " don't" quirk).
+void CleanUpTokenization(std::string& text) {
+  static constexpr std::pair<std::string_view, std::string_view> kRules[] = {
+      {" .", "."},        {" ?", "?"},     {" !", "!"},     {" ,", ","},
+      {" ' ", "'"},       {" n't", "n't"}, {" 'm", "'m"},   {" do not", " don't"},
+      {" 's", "'s"},      {" 've", "'ve"}, {" 're", "'re"},
+  };
+  for (const auto& [from, to] : kRules) ReplaceAll(text, from, to);
+}
+
+// WordPiece: tokens after the first lose their continuing prefix or gain a leading space.
+class WordPieceDecoder final : public Decoder {
+ public:
+  WordPieceDecoder(std::string prefix, bool cleanup)
+      : prefix_(std::move(prefix)), cleanup_(cleanup) {}
+  void DecodeChain(std::vector<std::string>& tokens) const override {
+    for (size_t i = 0; i < tokens.size(); ++i) {
+      std::string& token = tokens[i];
+      if (i != 0) {
+        if (token.starts_with(prefix_)) {
+          token.erase(0, prefix_.size());
+        } else {
+          token.insert(0, " ");
+        }
+      }
+      if (cleanup_) CleanUpTokenization(token);
+    }
+  }
+
+ private:
+  std::string prefix_;
+  bool cleanup_;
+};
+
 class SequenceDecoder final : public Decoder {
  public:
   explicit SequenceDecoder(std::vector<std::unique_ptr<Decoder>> stages)
@@ -117,10 +253,62 @@ absl::StatusOr<std::unique_ptr<Decoder>> MakeSequence(const Json& config,
   return std::make_unique<SequenceDecoder>(std::move(stages));
 }
 
+absl::StatusOr<std::unique_ptr<Decoder>> MakeMetaspace(const Json& config,
+                                                       const std::string& where) {
+  BRISK_ASSIGN_OR_RETURN(std::string replacement, GetString(config, "replacement", where));
+  if (replacement.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(where, ": Metaspace replacement is empty"));
+  }
+  BRISK_ASSIGN_OR_RETURN(std::optional<std::string> scheme,
+                         GetOptionalString(config, "prepend_scheme", where));
+  BRISK_ASSIGN_OR_RETURN(bool add_prefix_space, GetBool(config, "add_prefix_space", true, where));
+  const bool drop_in_first = add_prefix_space && scheme.value_or("always") != "never";
+  return std::make_unique<MetaspaceDecoder>(std::move(replacement), drop_in_first);
+}
+
+absl::StatusOr<size_t> GetCount(const Json& config, const char* key, const std::string& where) {
+  auto it = config.find(key);
+  if (it == config.end() || it->is_null()) return 0;
+  if (!it->is_number_integer() || it->get<int64_t>() < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": '", key, "' must be a non-negative integer"));
+  }
+  return static_cast<size_t>(it->get<int64_t>());
+}
+
+absl::StatusOr<std::unique_ptr<Decoder>> MakeStrip(const Json& config, const std::string& where) {
+  BRISK_ASSIGN_OR_RETURN(std::string content, GetString(config, "content", where));
+  BRISK_ASSIGN_OR_RETURN(size_t start, GetCount(config, "start", where));
+  BRISK_ASSIGN_OR_RETURN(size_t stop, GetCount(config, "stop", where));
+  if (content.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(where, ": Strip content is empty"));
+  }
+  return std::make_unique<StripDecoder>(std::move(content), start, stop);
+}
+
+absl::StatusOr<std::unique_ptr<Decoder>> MakeReplace(const Json& config,
+                                                     const std::string& where) {
+  BRISK_ASSIGN_OR_RETURN(Regex pattern, ReadPattern(config, "pattern", where));
+  BRISK_ASSIGN_OR_RETURN(std::string content, GetString(config, "content", where));
+  return std::make_unique<ReplaceDecoder>(std::move(pattern), std::move(content));
+}
+
+absl::StatusOr<std::unique_ptr<Decoder>> MakeWordPiece(const Json& config,
+                                                       const std::string& where) {
+  BRISK_ASSIGN_OR_RETURN(std::optional<std::string> prefix,
+                         GetOptionalString(config, "prefix", where));
+  BRISK_ASSIGN_OR_RETURN(bool cleanup, GetBool(config, "cleanup", true, where));
+  return std::make_unique<WordPieceDecoder>(prefix.value_or("##"), cleanup);
+}
+
 constexpr RegistryEntry<Decoder> kRegistry[] = {
     {"ByteLevel", &MakeSimple<ByteLevelDecoder>},
     {"ByteFallback", &MakeSimple<ByteFallbackDecoder>},
     {"Fuse", &MakeSimple<FuseDecoder>},
+    {"Metaspace", &MakeMetaspace},
+    {"Strip", &MakeStrip},
+    {"Replace", &MakeReplace},
+    {"WordPiece", &MakeWordPiece},
     {"Sequence", &MakeSequence},
 };
 

@@ -1,6 +1,8 @@
 // The decoder registry: ByteLevel (byte-level alphabet back to bytes, then lossy UTF-8),
-// ByteFallback ("<0xAB>" tokens back to bytes), Fuse (join everything into one string) and
-// Sequence (stages applied in order), each matching Hugging Face `tokenizers` byte for byte.
+// ByteFallback ("<0xAB>" tokens back to bytes), Fuse (join everything into one string),
+// Metaspace ("▁" back to spaces), Strip (trim a character from each token), Replace,
+// WordPiece ("##" continuation and BERT's cleanup) and Sequence (stages applied in order), each
+// matching Hugging Face `tokenizers` byte for byte.
 #pragma once
 
 #include <memory>

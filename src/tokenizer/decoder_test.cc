@@ -44,21 +44,66 @@ TEST(DecoderTest, SequenceWithFuse) {
 }
 
 TEST(DecoderTest, UnsupportedDecodersAreRefusedByName) {
-  absl::Status status = MakeDecoder({{"type", "Metaspace"}}, "t: decoder").status();
+  absl::Status status = MakeDecoder({{"type", "CTC"}}, "t: decoder").status();
   EXPECT_EQ(status.code(), absl::StatusCode::kUnimplemented);
-  EXPECT_NE(status.message().find("Metaspace"), std::string::npos) << status;
-  status = MakeDecoder({{"type", "Sequence"}, {"decoders", Json::array({Json{{"type", "Strip"}}})}},
+  EXPECT_NE(status.message().find("CTC"), std::string::npos) << status;
+  status = MakeDecoder({{"type", "Sequence"}, {"decoders", Json::array({Json{{"type", "BPEDecoder"}}})}},
                        "t").status();
-  EXPECT_NE(status.message().find("Strip"), std::string::npos) << status;
+  EXPECT_NE(status.message().find("BPEDecoder"), std::string::npos) << status;
   EXPECT_EQ(MakeDecoder(Json::array(), "t").status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(MakeDecoder({{"kind", "ByteLevel"}}, "t").status().code(),
             absl::StatusCode::kInvalidArgument);
 }
 
+TEST(DecoderTest, MetaspaceDropsTheFirstPrefix) {
+  const std::string meta = "\xE2\x96\x81";
+  const Json always = {{"type", "Metaspace"}, {"replacement", meta}, {"prepend_scheme", "always"},
+                       {"split", true}};
+  EXPECT_EQ(DecodeWith(always, {meta + "Hey", meta + "friend!", "x" + meta + meta}),
+            (Tokens{"Hey", " friend!", "x  "}));
+  // In the first token every replacement is dropped, as `tokenizers` does.
+  EXPECT_EQ(DecodeWith(always, {meta + meta + "a"}), (Tokens{"a"}));
+  Json never = always;
+  never["prepend_scheme"] = "never";
+  EXPECT_EQ(DecodeWith(never, {meta + "Hey", meta + "friend!"}), (Tokens{" Hey", " friend!"}));
+}
+
+TEST(DecoderTest, StripReplaceAndLlama2Chain) {
+  const Json strip = {{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 2}};
+  EXPECT_EQ(DecodeWith(strip, {"  a   ", "b", "c "}), (Tokens{" a ", "b", "c"}));
+  const Json replace = {{"type", "Replace"},
+                        {"pattern", {{"String", "\xE2\x96\x81"}}},
+                        {"content", " "}};
+  EXPECT_EQ(DecodeWith(replace, {"\xE2\x96\x81" "a\xE2\x96\x81" "b", "c"}),
+            (Tokens{" a b", "c"}));
+  // Llama 2: Replace, ByteFallback, Fuse, Strip one leading space.
+  const Json llama2 = {
+      {"type", "Sequence"},
+      {"decoders", Json::array({replace, Json{{"type", "ByteFallback"}}, Json{{"type", "Fuse"}},
+                                Json{{"type", "Strip"}, {"content", " "}, {"start", 1},
+                                     {"stop", 0}}})}};
+  EXPECT_EQ(DecodeWith(llama2, {"\xE2\x96\x81Hi", "<0xC3>", "<0xA9>", "\xE2\x96\x81there"}),
+            (Tokens{"Hi\xC3\xA9 there"}));
+}
+
+TEST(DecoderTest, WordPieceJoinsContinuationsAndCleansUp) {
+  const Json wordpiece = {{"type", "WordPiece"}, {"prefix", "##"}, {"cleanup", true}};
+  Tokens tokens = DecodeWith(wordpiece, {"un", "##aff", "##able", "is", "good", ".", "do", "not"});
+  std::string text;
+  for (const std::string& token : tokens) text += token;
+  EXPECT_EQ(text, "unaffable is good. do not");
+  // The cleanup works per token: " do not" only becomes " don't" within one token.
+  EXPECT_EQ(DecodeWith(wordpiece, {"x", "do not"}), (Tokens{"x", " don't"}));
+  Json raw = wordpiece;
+  raw["cleanup"] = false;
+  EXPECT_EQ(DecodeWith(raw, {"a", "."}), (Tokens{"a", " ."}));
+}
+
 TEST(DecoderTest, RegistryListsEveryDecoder) {
   std::vector<std::string> types;
   for (const auto& entry : DecoderRegistry()) types.emplace_back(entry.type);
-  EXPECT_EQ(types, (std::vector<std::string>{"ByteLevel", "ByteFallback", "Fuse", "Sequence"}));
+  EXPECT_EQ(types, (std::vector<std::string>{"ByteLevel", "ByteFallback", "Fuse", "Metaspace", "Strip",
+                                             "Replace", "WordPiece", "Sequence"}));
 }
 
 Json Llama3StyleTemplate() {
@@ -92,6 +137,27 @@ TEST(PostProcessorTest, SequenceOfByteLevelAndTemplate) {
   EXPECT_EQ(ids, (std::vector<int32_t>{7, 8, 9}));
 }
 
+TEST(PostProcessorTest, BertAndRobertaWrapInClsAndSep) {
+  auto bert = MakePostProcessor(
+      {{"type", "BertProcessing"}, {"sep", Json::array({"[SEP]", 102})},
+       {"cls", Json::array({"[CLS]", 101})}},
+      "t");
+  ASSERT_TRUE(bert.ok()) << bert.status();
+  std::vector<int32_t> ids = {5, 6};
+  (*bert)->Process(ids);
+  EXPECT_EQ(ids, (std::vector<int32_t>{101, 5, 6, 102}));
+  auto roberta = MakePostProcessor(
+      {{"type", "RobertaProcessing"}, {"sep", Json::array({"</s>", 2})},
+       {"cls", Json::array({"<s>", 0})}, {"trim_offsets", true}, {"add_prefix_space", true}},
+      "t");
+  ASSERT_TRUE(roberta.ok()) << roberta.status();
+  ids = {};
+  (*roberta)->Process(ids);
+  EXPECT_EQ(ids, (std::vector<int32_t>{0, 2}));
+  EXPECT_EQ(MakePostProcessor({{"type", "BertProcessing"}, {"sep", "[SEP]"}}, "t").status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST(PostProcessorTest, BadTemplatesAndUnsupportedTypes) {
   Json config = Llama3StyleTemplate();
   config["single"][0]["SpecialToken"]["id"] = "<missing>";
@@ -99,12 +165,13 @@ TEST(PostProcessorTest, BadTemplatesAndUnsupportedTypes) {
   config = Llama3StyleTemplate();
   config["single"][1]["Sequence"]["id"] = "B";
   EXPECT_EQ(MakePostProcessor(config, "t").status().code(), absl::StatusCode::kInvalidArgument);
-  absl::Status status = MakePostProcessor({{"type", "RobertaProcessing"}}, "t").status();
+  absl::Status status = MakePostProcessor({{"type", "PairOnlyProcessing"}}, "t").status();
   EXPECT_EQ(status.code(), absl::StatusCode::kUnimplemented);
-  EXPECT_NE(status.message().find("RobertaProcessing"), std::string::npos) << status;
+  EXPECT_NE(status.message().find("PairOnlyProcessing"), std::string::npos) << status;
   std::vector<std::string> types;
   for (const auto& entry : PostProcessorRegistry()) types.emplace_back(entry.type);
-  EXPECT_EQ(types, (std::vector<std::string>{"TemplateProcessing", "ByteLevel", "Sequence"}));
+  EXPECT_EQ(types, (std::vector<std::string>{"TemplateProcessing", "BertProcessing",
+                                             "RobertaProcessing", "ByteLevel", "Sequence"}));
 }
 
 }  // namespace

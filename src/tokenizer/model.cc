@@ -6,6 +6,8 @@ namespace {
 
 constexpr RegistryEntry<Model> kRegistry[] = {
     {"BPE", &MakeBpeModel},
+    {"WordPiece", &MakeWordPieceModel},
+    {"Unigram", &MakeUnigramModel},
 };
 
 }  // namespace

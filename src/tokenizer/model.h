@@ -1,5 +1,5 @@
-// The model registry: which tokenization algorithm a tokenizer.json "model" names. Only BPE is
-// registered yet; WordPiece and Unigram join this table later.
+// The model registry: which tokenization algorithm a tokenizer.json "model" names: BPE,
+// WordPiece or Unigram.
 #pragma once
 
 #include <memory>
@@ -21,5 +21,11 @@ absl::StatusOr<std::unique_ptr<Model>> MakeModel(const Json& config, const std::
 
 // The BPE factory (registered as "BPE"); declared for the registry table.
 absl::StatusOr<std::unique_ptr<Model>> MakeBpeModel(const Json& config, const std::string& where);
+// The WordPiece factory (wordpiece.cc), registered as "WordPiece".
+absl::StatusOr<std::unique_ptr<Model>> MakeWordPieceModel(const Json& config,
+                                                          const std::string& where);
+// The Unigram factory (unigram.cc), registered as "Unigram".
+absl::StatusOr<std::unique_ptr<Model>> MakeUnigramModel(const Json& config,
+                                                        const std::string& where);
 
 }  // namespace brisk::tokenizer

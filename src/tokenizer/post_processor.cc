@@ -1,4 +1,5 @@
-// TemplateProcessing, ByteLevel and Sequence post-processors (see post_processor.h).
+// TemplateProcessing, BertProcessing, RobertaProcessing, ByteLevel and Sequence
+// post-processors (see post_processor.h).
 #include "tokenizer/post_processor.h"
 
 #include <unordered_map>
@@ -107,6 +108,30 @@ absl::StatusOr<std::unique_ptr<PostProcessor>> MakeTemplate(const Json& config,
   return std::make_unique<TemplateProcessor>(std::move(pieces));
 }
 
+// Reads BertProcessing's and RobertaProcessing's ["[CLS]", 101]-style token fields.
+absl::StatusOr<int32_t> ReadTokenPair(const Json& config, const char* key,
+                                      const std::string& where) {
+  auto it = config.find(key);
+  if (it == config.end() || !it->is_array() || it->size() != 2 || !(*it)[0].is_string()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": '", key, "' must be [token, id]"));
+  }
+  return GetId((*it)[1], absl::StrCat(where, ".", key));
+}
+
+// BertProcessing and RobertaProcessing: "cls $A sep" for a single sequence (Roberta's offset
+// options do not change ids).
+absl::StatusOr<std::unique_ptr<PostProcessor>> MakeClsSep(const Json& config,
+                                                          const std::string& where) {
+  BRISK_ASSIGN_OR_RETURN(int32_t cls, ReadTokenPair(config, "cls", where));
+  BRISK_ASSIGN_OR_RETURN(int32_t sep, ReadTokenPair(config, "sep", where));
+  std::vector<TemplatePiece> pieces;
+  pieces.push_back({{cls}, false});
+  pieces.push_back({{}, true});
+  pieces.push_back({{sep}, false});
+  return std::make_unique<TemplateProcessor>(std::move(pieces));
+}
+
 absl::StatusOr<std::unique_ptr<PostProcessor>> MakeByteLevel(const Json& config,
                                                              const std::string& where) {
   return std::make_unique<NoOpProcessor>();
@@ -129,6 +154,8 @@ absl::StatusOr<std::unique_ptr<PostProcessor>> MakeSequence(const Json& config,
 
 constexpr RegistryEntry<PostProcessor> kRegistry[] = {
     {"TemplateProcessing", &MakeTemplate},
+    {"BertProcessing", &MakeClsSep},
+    {"RobertaProcessing", &MakeClsSep},
     {"ByteLevel", &MakeByteLevel},
     {"Sequence", &MakeSequence},
 };

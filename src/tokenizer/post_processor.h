@@ -1,5 +1,6 @@
 // The post-processor registry: TemplateProcessing (special tokens around the sequence, e.g.
-// Llama 3's "<|begin_of_text|> $A"), ByteLevel (offsets only, so a no-op on ids) and Sequence.
+// Llama 3's "<|begin_of_text|> $A"), BertProcessing and RobertaProcessing ("[CLS] $A [SEP]"),
+// ByteLevel (offsets only, so a no-op on ids) and Sequence.
 // Only single-sequence templates are used; a "pair" template is read but ignored.
 #pragma once
 

@@ -1,4 +1,5 @@
-// ByteLevel, Split and Sequence pre-tokenizers and their registry (see pre_tokenizer.h).
+// ByteLevel, Split and Sequence pre-tokenizers and the registry (see pre_tokenizer.h); the
+// word-level ones live in word_pre_tokenizers.cc.
 #include "tokenizer/pre_tokenizer.h"
 
 #include <algorithm>
@@ -7,6 +8,7 @@
 
 #include "base/check.h"
 #include "tokenizer/byte_level.h"
+#include "tokenizer/normalizer.h"
 
 namespace brisk::tokenizer {
 namespace {
@@ -103,28 +105,35 @@ class ByteLevelPreTokenizer final : public PreTokenizer {
   ByteLevelPreTokenizer(bool add_prefix_space, const Regex* split_regex)
       : add_prefix_space_(add_prefix_space), split_regex_(split_regex) {}
 
-  void PreTokenize(std::vector<std::string>& pieces) const override {
-    std::vector<std::string> out;
+  void PreTokenize(std::vector<PreToken>& pieces) const override {
+    std::vector<PreToken> out;
     out.reserve(pieces.size());
     std::vector<ByteSpan> matches;
     std::string prefixed;
-    for (const std::string& piece : pieces) {
-      if (piece.empty()) continue;
-      std::string_view text = piece;
+    for (const PreToken& piece : pieces) {
+      if (piece.text.empty()) continue;
+      std::string_view text = piece.text;
+      // A prefixed space belongs to the first character: offsets after it shift by one.
+      size_t shift = 0;
       if (add_prefix_space_ && text.front() != ' ') {
         prefixed.assign(" ");
-        prefixed.append(piece);
+        prefixed.append(piece.text);
         text = prefixed;
+        shift = 1;
       }
       if (split_regex_ == nullptr) {
-        AppendByteLevel(text, out.emplace_back());
+        PreToken& token = out.emplace_back();
+        token.origin = piece.origin;
+        AppendByteLevel(text, token.text);
         continue;
       }
       matches.clear();
       split_regex_->FindAll(text, matches);
       for (const ByteSpan& span :
            SplitAtMatches(text.size(), matches, SplitBehavior::kIsolated, Delimiters::kMatches)) {
-        AppendByteLevel(text.substr(span.first, span.second - span.first), out.emplace_back());
+        PreToken& token = out.emplace_back();
+        token.origin = piece.origin + (span.first > shift ? span.first - shift : 0);
+        AppendByteLevel(text.substr(span.first, span.second - span.first), token.text);
       }
     }
     pieces = std::move(out);
@@ -141,16 +150,18 @@ class SplitPreTokenizer final : public PreTokenizer {
   SplitPreTokenizer(Regex pattern, SplitBehavior behavior, Delimiters delimiters)
       : pattern_(std::move(pattern)), behavior_(behavior), delimiters_(delimiters) {}
 
-  void PreTokenize(std::vector<std::string>& pieces) const override {
-    std::vector<std::string> out;
+  void PreTokenize(std::vector<PreToken>& pieces) const override {
+    std::vector<PreToken> out;
     out.reserve(pieces.size());
     std::vector<ByteSpan> matches;
-    for (const std::string& piece : pieces) {
-      if (piece.empty()) continue;
+    for (const PreToken& piece : pieces) {
+      if (piece.text.empty()) continue;
       matches.clear();
-      pattern_.FindAll(piece, matches);
-      for (const ByteSpan& span : SplitAtMatches(piece.size(), matches, behavior_, delimiters_)) {
-        out.emplace_back(piece, span.first, span.second - span.first);
+      pattern_.FindAll(piece.text, matches);
+      for (const ByteSpan& span :
+           SplitAtMatches(piece.text.size(), matches, behavior_, delimiters_)) {
+        out.push_back({piece.text.substr(span.first, span.second - span.first),
+                       piece.origin + span.first});
       }
     }
     pieces = std::move(out);
@@ -167,7 +178,7 @@ class SequencePreTokenizer final : public PreTokenizer {
   explicit SequencePreTokenizer(std::vector<std::unique_ptr<PreTokenizer>> stages)
       : stages_(std::move(stages)) {}
 
-  void PreTokenize(std::vector<std::string>& pieces) const override {
+  void PreTokenize(std::vector<PreToken>& pieces) const override {
     for (const auto& stage : stages_) stage->PreTokenize(pieces);
   }
 
@@ -193,6 +204,8 @@ absl::StatusOr<std::unique_ptr<PreTokenizer>> MakeByteLevel(const Json& config,
                                                  use_regex ? &Gpt2SplitRegex() : nullptr);
 }
 
+}  // namespace
+
 absl::StatusOr<SplitBehavior> ParseSplitBehavior(std::string_view name, const std::string& where) {
   static constexpr std::array<std::pair<std::string_view, SplitBehavior>, 5> kNames = {{
       {"Removed", SplitBehavior::kRemoved},
@@ -208,28 +221,15 @@ absl::StatusOr<SplitBehavior> ParseSplitBehavior(std::string_view name, const st
       absl::StrCat(where, ": unknown Split behavior '", std::string(name), "'"));
 }
 
+namespace {
+
 absl::StatusOr<std::unique_ptr<PreTokenizer>> MakeSplit(const Json& config,
                                                         const std::string& where) {
-  auto pattern_it = config.find("pattern");
-  if (pattern_it == config.end() || !pattern_it->is_object() || pattern_it->size() != 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(where, ": Split needs a pattern {\"Regex\": ...} or {\"String\": ...}"));
-  }
-  const std::string& kind = pattern_it->begin().key();
-  const Json& text = pattern_it->begin().value();
-  if (!text.is_string() || (kind != "Regex" && kind != "String")) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(where, ": Split pattern must be {\"Regex\": string} or {\"String\": string}"));
-  }
-  const Regex::Syntax syntax = kind == "Regex" ? Regex::Syntax::kPattern : Regex::Syntax::kLiteral;
-  absl::StatusOr<Regex> regex = Regex::Compile(text.get<std::string>(), syntax);
-  if (!regex.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(where, ": ", regex.status().message()));
-  }
+  BRISK_ASSIGN_OR_RETURN(Regex regex, ReadPattern(config, "pattern", where));
   BRISK_ASSIGN_OR_RETURN(std::string behavior_name, GetString(config, "behavior", where));
   BRISK_ASSIGN_OR_RETURN(SplitBehavior behavior, ParseSplitBehavior(behavior_name, where));
   BRISK_ASSIGN_OR_RETURN(bool invert, GetBool(config, "invert", /*fallback=*/false, where));
-  return std::make_unique<SplitPreTokenizer>(*std::move(regex), behavior,
+  return std::make_unique<SplitPreTokenizer>(std::move(regex), behavior,
                                              invert ? Delimiters::kGaps : Delimiters::kMatches);
 }
 
@@ -251,6 +251,12 @@ absl::StatusOr<std::unique_ptr<PreTokenizer>> MakeSequence(const Json& config,
 constexpr RegistryEntry<PreTokenizer> kRegistry[] = {
     {"ByteLevel", &MakeByteLevel},
     {"Split", &MakeSplit},
+    {"Metaspace", &MakeMetaspace},
+    {"Whitespace", &MakeWhitespace},
+    {"WhitespaceSplit", &MakeWhitespaceSplit},
+    {"Digits", &MakeDigits},
+    {"Punctuation", &MakePunctuation},
+    {"BertPreTokenizer", &MakeBertPreTokenizer},
     {"Sequence", &MakeSequence},
 };
 

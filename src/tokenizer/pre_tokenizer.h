@@ -1,7 +1,8 @@
 // The pre-tokenizer registry: ByteLevel (GPT-2 style, optional regex split and prefix space),
 // Split (a regex or literal pattern with one of the five delimiter behaviors, optionally
-// inverted) and Sequence (stages applied in order). Pieces keep their original bytes until a
-// ByteLevel stage rewrites them into the byte-level alphabet.
+// inverted), Metaspace (SentencePiece's "▁" for spaces), Whitespace, WhitespaceSplit, Digits,
+// Punctuation, BertPreTokenizer and Sequence (stages applied in order). Pieces keep their
+// original bytes until a ByteLevel or Metaspace stage rewrites them.
 #pragma once
 
 #include <memory>
@@ -37,6 +38,9 @@ std::vector<ByteSpan> SplitAtMatches(size_t text_size, std::span<const ByteSpan>
 inline constexpr std::string_view kGpt2SplitPattern =
     R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
 
+// Reads a tokenizer.json delimiter behavior name ("Removed", "Isolated", ...).
+absl::StatusOr<SplitBehavior> ParseSplitBehavior(std::string_view name, const std::string& where);
+
 // Every registered pre-tokenizer type, in registry order.
 std::span<const RegistryEntry<PreTokenizer>> PreTokenizerRegistry();
 
@@ -44,5 +48,19 @@ std::span<const RegistryEntry<PreTokenizer>> PreTokenizerRegistry();
 // InvalidArgument for malformed fields, Unimplemented naming an unsupported type.
 absl::StatusOr<std::unique_ptr<PreTokenizer>> MakePreTokenizer(const Json& config,
                                                                const std::string& where);
+
+// Factories of word_pre_tokenizers.cc, declared for the registry table.
+absl::StatusOr<std::unique_ptr<PreTokenizer>> MakeMetaspace(const Json& config,
+                                                            const std::string& where);
+absl::StatusOr<std::unique_ptr<PreTokenizer>> MakeWhitespace(const Json& config,
+                                                             const std::string& where);
+absl::StatusOr<std::unique_ptr<PreTokenizer>> MakeWhitespaceSplit(const Json& config,
+                                                                  const std::string& where);
+absl::StatusOr<std::unique_ptr<PreTokenizer>> MakeDigits(const Json& config,
+                                                         const std::string& where);
+absl::StatusOr<std::unique_ptr<PreTokenizer>> MakePunctuation(const Json& config,
+                                                              const std::string& where);
+absl::StatusOr<std::unique_ptr<PreTokenizer>> MakeBertPreTokenizer(const Json& config,
+                                                                   const std::string& where);
 
 }  // namespace brisk::tokenizer

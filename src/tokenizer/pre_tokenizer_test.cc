@@ -19,9 +19,11 @@ Pieces PreTokenizeWith(const Json& config, std::string text) {
   absl::StatusOr<std::unique_ptr<PreTokenizer>> pre = MakePreTokenizer(config, "test");
   EXPECT_TRUE(pre.ok()) << pre.status();
   if (!pre.ok()) return {};
-  Pieces pieces{std::move(text)};
+  std::vector<PreToken> pieces{{std::move(text), 0}};
   (*pre)->PreTokenize(pieces);
-  return pieces;
+  Pieces texts;
+  for (PreToken& piece : pieces) texts.push_back(std::move(piece.text));
+  return texts;
 }
 
 Json Split(std::string_view kind, std::string_view pattern, std::string_view behavior,
@@ -117,9 +119,9 @@ TEST(PreTokenizerTest, SplitAtMatchesKeepsEveryByteOnce) {
 
 TEST(PreTokenizerTest, UnsupportedOrMalformedConfigs) {
   absl::Status status =
-      MakePreTokenizer({{"type", "Metaspace"}}, "tok.json: pre_tokenizer").status();
+      MakePreTokenizer({{"type", "UnicodeScripts"}}, "tok.json: pre_tokenizer").status();
   EXPECT_EQ(status.code(), absl::StatusCode::kUnimplemented);
-  EXPECT_NE(status.message().find("Metaspace"), std::string::npos) << status;
+  EXPECT_NE(status.message().find("UnicodeScripts"), std::string::npos) << status;
   status = MakePreTokenizer(Split("Regex", "(", "Isolated"), "p").status();
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
   status = MakePreTokenizer(Split("Regex", "a", "Sideways"), "p").status();
@@ -128,16 +130,18 @@ TEST(PreTokenizerTest, UnsupportedOrMalformedConfigs) {
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
   status =
       MakePreTokenizer(
-          {{"type", "Sequence"}, {"pretokenizers", Json::array({Json{{"type", "Digits"}}})}}, "p")
+          {{"type", "Sequence"}, {"pretokenizers", Json::array({Json{{"type", "CharDelimiterSplit"}}})}}, "p")
           .status();
-  EXPECT_NE(status.message().find("Digits"), std::string::npos) << status;
+  EXPECT_NE(status.message().find("CharDelimiterSplit"), std::string::npos) << status;
   EXPECT_EQ(*MakePreTokenizer(nullptr, "p"), nullptr);
 }
 
 TEST(PreTokenizerTest, RegistryListsEveryPreTokenizer) {
   std::vector<std::string> types;
   for (const auto& entry : PreTokenizerRegistry()) types.emplace_back(entry.type);
-  EXPECT_EQ(types, (std::vector<std::string>{"ByteLevel", "Split", "Sequence"}));
+  EXPECT_EQ(types, (std::vector<std::string>{"ByteLevel", "Split", "Metaspace", "Whitespace",
+                                             "WhitespaceSplit", "Digits", "Punctuation",
+                                             "BertPreTokenizer", "Sequence"}));
 }
 
 }  // namespace

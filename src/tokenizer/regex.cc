@@ -66,16 +66,75 @@ size_t CharLengthAt(std::string_view text, size_t pos) {
   return len;
 }
 
+// Oniguruma's Unicode classes, which `tokenizers` patterns are written for, as PCRE2 class
+// bodies. \s is White_Space (PCRE2's own \s also takes U+180E, which stopped being a space in
+// Unicode 6.3); \w is letters, marks, numbers and connector punctuation (PCRE2's lacks marks).
+constexpr std::string_view kSpaceBody = R"(\t\n\x0B\f\r\x{85}\p{Z})";
+constexpr std::string_view kWordBody = R"(\p{L}\p{M}\p{N}\p{Pc})";
+
+// Rewrites \s, \S, \w and \W into explicit classes. Inside a character class only the
+// positive forms are rewritten (a negated class cannot be nested there); \Q...\E is kept.
+std::string OnigurumaClasses(std::string_view pattern) {
+  std::string out;
+  out.reserve(pattern.size() + 32);
+  bool in_class = false;
+  bool quoted = false;
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    const char c = pattern[i];
+    if (quoted) {
+      if (c == '\\' && i + 1 < pattern.size() && pattern[i + 1] == 'E') quoted = false;
+      out.push_back(c);
+      continue;
+    }
+    if (c == '\\' && i + 1 < pattern.size()) {
+      const char next = pattern[++i];
+      const bool space = next == 's' || next == 'S';
+      const bool word = next == 'w' || next == 'W';
+      const std::string_view body = space ? kSpaceBody : kWordBody;
+      if ((space || word) && !in_class) {
+        out.append(next == 's' || next == 'w' ? "[" : "[^");
+        out.append(body);
+        out.push_back(']');
+      } else if ((next == 's' || next == 'w') && in_class) {
+        out.append(body);
+      } else {
+        quoted = next == 'Q';
+        out.push_back(c);
+        out.push_back(next);
+      }
+      continue;
+    }
+    out.push_back(c);
+    if (!in_class && c == '[') {
+      in_class = true;
+      // A ']' right after '[' or '[^' is a literal member.
+      if (i + 1 < pattern.size() && pattern[i + 1] == '^') out.push_back(pattern[++i]);
+      if (i + 1 < pattern.size() && pattern[i + 1] == ']') out.push_back(pattern[++i]);
+    } else if (in_class && c == '[' && i + 1 < pattern.size() && pattern[i + 1] == ':') {
+      const size_t close = pattern.find(":]", i + 2);  // a POSIX class such as [:alpha:]
+      if (close != std::string_view::npos) {
+        out.append(pattern.substr(i + 1, close + 2 - (i + 1)));
+        i = close + 1;
+      }
+    } else if (in_class && c == ']') {
+      in_class = false;
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 absl::StatusOr<Regex> Regex::Compile(std::string_view pattern, Syntax syntax) {
   // PCRE2 refuses UCP together with LITERAL; a literal has no classes for UCP to affect.
   const uint32_t options =
       syntax == Syntax::kLiteral ? PCRE2_UTF | PCRE2_LITERAL : PCRE2_UTF | PCRE2_UCP;
+  const std::string source =
+      syntax == Syntax::kLiteral ? std::string(pattern) : OnigurumaClasses(pattern);
   int error_code = 0;
   PCRE2_SIZE error_offset = 0;
   pcre2_code* code =
-      pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), options,
+      pcre2_compile(reinterpret_cast<PCRE2_SPTR>(source.data()), source.size(), options,
                     &error_code, &error_offset, nullptr);
   if (code == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat("cannot compile regex '", std::string(pattern),

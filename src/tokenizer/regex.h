@@ -1,7 +1,9 @@
 // A compiled PCRE2 pattern (UTF + UCP, JIT when available) that finds successive matches in
 // UTF-8 text. Compiled patterns are immutable and shared by all threads; each thread keeps its
 // own match scratch, so FindAll is thread-safe. PCRE2 backtracks like Oniguruma (the engine
-// Hugging Face `tokenizers` uses), so lookarounds such as `\s+(?!\S)` behave the same.
+// Hugging Face `tokenizers` uses), so lookarounds such as `\s+(?!\S)` behave the same; \s and
+// \w are rewritten to Oniguruma's Unicode definitions (White_Space; letters, marks, numbers
+// and connector punctuation), which differ from PCRE2's own in a few characters.
 #pragma once
 
 #include <cstddef>

@@ -61,8 +61,9 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromJson(std::string_view 
     BRISK_ASSIGN_OR_RETURN(tokenizer->decoder_,
                            MakeDecoder(Member(root, "decoder"), where("decoder")));
     BRISK_ASSIGN_OR_RETURN(AddedVocabulary added,
-                           AddedVocabulary::FromJson(&Member(root, "added_tokens"),
-                                                     *tokenizer->model_, where("added_tokens")));
+                           AddedVocabulary::FromJson(&Member(root, "added_tokens"), *tokenizer->model_,
+                                                     tokenizer->normalizer_.get(),
+                                                     where("added_tokens")));
     tokenizer->added_ = std::make_unique<AddedVocabulary>(std::move(added));
     return tokenizer;
   } catch (const Json::exception& e) {
@@ -76,24 +77,31 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromFile(
   return FromJson(json, tokenizer_json_path);
 }
 
-// Text between added tokens: normalize, pre-tokenize, then run the model on every piece.
-void Tokenizer::EncodeText(std::string_view text, std::vector<int32_t>& ids) const {
-  std::string normalized;
+// Text between non-normalized added tokens: normalize, split out the normalized added tokens,
+// pre-tokenize what remains, then run the model on every piece. `origin` is the offset of
+// `text` in the input; pieces carry their own input offsets for the pre-tokenizers.
+void Tokenizer::EncodeText(std::string_view text, size_t origin, std::vector<int32_t>& ids) const {
+  NormalizedText normalized;
+  std::string_view view = text;
   if (normalizer_) {
-    normalized = normalizer_->Normalize(text);
-    text = normalized;
+    normalized = NormalizedText::Identity(text);
+    normalizer_->Normalize(normalized);
+    view = normalized.text;
   }
-  // The second added-token pass looks for "normalized" tokens in the normalized text.
   std::vector<Segment> segments;
-  added_->Split(text, AddedVocabulary::Pass::kNormalized, segments);
+  added_->Split(view, AddedVocabulary::Pass::kNormalized, segments);
+  std::vector<PreToken> words;
   for (const Segment& segment : segments) {
     if (segment.id) {
       ids.push_back(*segment.id);
       continue;
     }
-    std::vector<std::string> words{std::string(segment.text)};
+    const auto offset = static_cast<size_t>(segment.text.data() - view.data());
+    words.clear();
+    words.push_back({std::string(segment.text),
+                     origin + (normalizer_ ? normalized.origin[offset] : offset)});
     if (pre_tokenizer_) pre_tokenizer_->PreTokenize(words);
-    for (const std::string& word : words) model_->Tokenize(word, ids);
+    for (const PreToken& word : words) model_->Tokenize(word.text, ids);
   }
 }
 
@@ -110,7 +118,7 @@ std::vector<int32_t> Tokenizer::Encode(std::string_view text, AddSpecial add) co
     if (segment.id) {
       ids.push_back(*segment.id);
     } else {
-      EncodeText(segment.text, ids);
+      EncodeText(segment.text, static_cast<size_t>(segment.text.data() - text.data()), ids);
     }
   }
   if (add == AddSpecial::kYes && post_processor_) post_processor_->Process(ids);

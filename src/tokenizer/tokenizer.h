@@ -1,8 +1,9 @@
 // A Hugging Face tokenizer.json tokenizer: encode text to ids and decode ids to text with the
-// same results as the `tokenizers` library, plus streaming detokenization. Supported today:
-// byte-level BPE (GPT-2, Llama 3, Qwen style, and what `tokenizers` trains with a ByteLevel
-// pre-tokenizer), byte fallback, added/special tokens and template post-processing; any other
-// component is refused by name at load time rather than silently mis-tokenizing.
+// same results as the `tokenizers` library, plus streaming detokenization. Supported: BPE
+// (byte-level or SentencePiece-style with byte fallback), WordPiece and Unigram models, the
+// normalizers, pre-tokenizers, post-processors and decoders listed in their registries, and
+// added tokens with all their flags; any other component is refused by name at load time
+// rather than silently mis-tokenizing.
 //
 // A Tokenizer is immutable after FromJson and every method is safe to call from many threads.
 #pragma once
@@ -67,7 +68,7 @@ class Tokenizer {
 
  private:
   Tokenizer();
-  void EncodeText(std::string_view text, std::vector<int32_t>& ids) const;
+  void EncodeText(std::string_view text, size_t origin, std::vector<int32_t>& ids) const;
 
   // Constant after construction. Null components are absent from the file.
   std::unique_ptr<AddedVocabulary> added_;

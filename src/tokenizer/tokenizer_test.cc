@@ -199,11 +199,11 @@ TEST(TokenizerTest, MalformedDocumentsGiveStatusNotCrash) {
 
 TEST(TokenizerTest, UnsupportedComponentsAreRefusedByName) {
   const std::vector<std::pair<std::string, Json>> cases = {
-      {"normalizer", {{"type", "NFC"}}},
-      {"pre_tokenizer", {{"type", "Metaspace"}, {"replacement", "▁"}}},
-      {"decoder", {{"type", "WordPiece"}}},
-      {"post_processor", {{"type", "BertProcessing"}}},
-      {"model", {{"type", "Unigram"}, {"vocab", Json::array()}}},
+      {"normalizer", {{"type", "Precompiled"}, {"precompiled_charsmap", "AAAA"}}},
+      {"pre_tokenizer", {{"type", "UnicodeScripts"}}},
+      {"decoder", {{"type", "CTC"}}},
+      {"post_processor", {{"type", "PairOnlyProcessing"}}},
+      {"model", {{"type", "WordLevel"}, {"vocab", Json::object()}}},
   };
   for (const auto& [field, config] : cases) {
     Json json = ToyJson();
