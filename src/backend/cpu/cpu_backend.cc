@@ -3,6 +3,8 @@
 // ops split rows across threads only when there is enough work (parallel.h).
 #include "backend/cpu/cpu_backend.h"
 
+#include "backend/cpu/matmul_internal.h"
+
 #include <omp.h>
 
 #include <cmath>
@@ -10,6 +12,7 @@
 
 #include "backend/cpu/attention.h"
 #include "backend/cpu/matmul.h"
+#include "backend/cpu/matmul_internal.h"
 #include "backend/cpu/parallel.h"
 #include "backend/cpu/reference/op_checks.h"
 #include "backend/cpu/simd.h"
@@ -73,7 +76,8 @@ void SiluMulRange(const float* gate, const float* up, int64_t n, float* out) {
 }  // namespace
 
 CpuBackend::CpuBackend(const CpuBackendOptions& options)
-    : num_threads_(options.num_threads > 0 ? options.num_threads : omp_get_num_procs()) {}
+    : num_threads_(options.num_threads > 0 ? options.num_threads : omp_get_num_procs()),
+      prefill_activations_(options.prefill_activations) {}
 
 bool CpuBackend::Supports(OpId op, DType weight_dtype) const {
   switch (op) {
@@ -129,7 +133,8 @@ void CpuBackend::MatMul(const Tensor& x, const Tensor& w, const Tensor* bias, Te
                .y = y->data<float>(),
                .m = d.m,
                .n = d.n,
-               .k = d.k},
+               .k = d.k,
+               .activations = prefill_activations_},
               num_threads_, &workspace_);
 }
 
@@ -238,12 +243,18 @@ void CpuBackend::PagedAttention(const Tensor& q, const Tensor& k_cache, const Te
 
 std::unique_ptr<Backend> MakeCpuBackend(const CpuBackendOptions& options) {
   auto backend = std::make_unique<CpuBackend>(options);
+  const bool bf16 = options.prefill_activations == cpu::ActivationPrecision::kBf16;
   BRISK_LOG(kInfo) << "cpu backend: num_threads=" << backend->num_threads()
 #if defined(BRISK_CPU_AVX512)
-                   << " simd=avx512";
+                   << " simd=avx512"
 #else
-                   << " simd=portable";
+                   << " simd=portable"
 #endif
+                   << " prefill_activations=" << (bf16 ? "bf16" : "f32");
+  if (bf16 && !cpu::HasBf16Gemm()) {
+    BRISK_LOG(kWarning) << "bf16 prefill activations need AVX512_BF16, which this build or CPU "
+                           "lacks; prefill computes in f32";
+  }
   return backend;
 }
 

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "backend/backend.h"
+#include "backend/cpu/matmul.h"
 #include "backend/cpu/workspace.h"
 
 namespace brisk::backend {
@@ -13,6 +14,10 @@ namespace brisk::backend {
 struct CpuBackendOptions {
   // OpenMP threads per op; 0 means one per core the process may run on.
   int num_threads = 0;
+  // Activations of compute-bound matmuls (prefill) against bf16 weights: kF32 (default, what
+  // the golden tests hold to transformers' fp32 error) or kBf16 (x rounded to bf16, about twice
+  // the prefill speed on CPUs with AVX512_BF16; accuracy cost in bench/results/).
+  cpu::ActivationPrecision prefill_activations = cpu::ActivationPrecision::kF32;
 };
 
 class CpuBackend : public Backend {
@@ -43,6 +48,7 @@ class CpuBackend : public Backend {
  private:
   // Constant after construction.
   int num_threads_;
+  cpu::ActivationPrecision prefill_activations_;
   // Scratch reused across ops; ops run one at a time per backend (thread-compatible).
   cpu::Workspace workspace_;
 };

@@ -25,6 +25,9 @@ void MatMul(const MatMulArgs& args, int num_threads, Workspace* workspace) {
   }
   if (args.m <= kGemvMaxRows) {
     Gemv(args, num_threads, workspace);
+  } else if (args.activations == ActivationPrecision::kBf16 &&
+             args.w_dtype == tensor::DType::kBF16 && HasBf16Gemm()) {
+    GemmBf16Activations(args, num_threads, workspace);
   } else {
     Gemm(args, num_threads, workspace);
   }

@@ -14,6 +14,11 @@ namespace brisk::backend::cpu {
 // Largest m served by the matrix-vector kernel.
 inline constexpr int64_t kGemvMaxRows = 8;
 
+// Precision of x in the compute-bound regime. kBf16 rounds x to bf16 and multiplies pairs with
+// AVX512_BF16 (twice the f32 FMA rate) when w is bf16 and m > kGemvMaxRows; every other case
+// (decode, f32/f16 weights, CPUs without AVX512_BF16) computes in f32 as kF32 does.
+enum class ActivationPrecision { kF32, kBf16 };
+
 struct MatMulArgs {
   const float* x = nullptr;                     // [m, k]
   const void* w = nullptr;                      // [n, k] of w_dtype
@@ -23,6 +28,7 @@ struct MatMulArgs {
   int64_t m = 0;
   int64_t n = 0;
   int64_t k = 0;
+  ActivationPrecision activations = ActivationPrecision::kF32;
 };
 
 // Computes args.y using up to num_threads OpenMP threads (fewer for small problems) and

@@ -17,6 +17,13 @@ void Gemv(const MatMulArgs& args, int num_threads, Workspace* workspace);
 // Blocked matrix-matrix regime: any m works, fast for m >= 32.
 void Gemm(const MatMulArgs& args, int num_threads, Workspace* workspace);
 
+// Blocked GEMM with x rounded to bf16 (gemm_bf16.cc). REQUIRES: w is bf16. Without AVX512_BF16
+// it is Gemm.
+void GemmBf16Activations(const MatMulArgs& args, int num_threads, Workspace* workspace);
+
+// Whether this build and CPU run GemmBf16Activations with AVX512_BF16.
+bool HasBf16Gemm();
+
 // Number of threads worth waking for `macs` multiply-adds: forking costs a few microseconds,
 // so each thread should get at least ~100k multiply-adds (about 4 µs of streaming work).
 int ThreadsFor(int64_t macs, int num_threads);
