@@ -3,7 +3,8 @@
 // own match scratch, so FindAll is thread-safe. PCRE2 backtracks like Oniguruma (the engine
 // Hugging Face `tokenizers` uses), so lookarounds such as `\s+(?!\S)` behave the same; \s and
 // \w are rewritten to Oniguruma's Unicode definitions (White_Space; letters, marks, numbers
-// and connector punctuation), which differ from PCRE2's own in a few characters.
+// and connector punctuation), which differ from PCRE2's own in a few characters, and general
+// categories \p{..} / \P{..} follow Unicode 15 (utf8proc) where PCRE2's tables are older.
 #pragma once
 
 #include <cstddef>

@@ -10,7 +10,10 @@
 
 #include <utf8proc.h>
 
+#include <algorithm>
 #include <array>
+#include <cctype>
+#include <iterator>
 #include <vector>
 
 #include "base/check.h"
@@ -168,6 +171,159 @@ bool IsNumeric(char32_t cp) {
 bool IsOtherCategory(char32_t cp) {
   const utf8proc_category_t c = Category(cp);
   return c == UTF8PROC_CATEGORY_CC || c == UTF8PROC_CATEGORY_CF || c == UTF8PROC_CATEGORY_CO;
+}
+
+namespace {
+
+constexpr char32_t kMaxCodePoint = 0x10FFFF;
+constexpr char32_t kSurrogateFirst = 0xD800;
+constexpr char32_t kSurrogateLast = 0xDFFF;
+
+// Lower case without spaces, '-' and '_': the loose matching of property names.
+std::string LooseName(std::string_view name) {
+  std::string out;
+  for (char c : name) {
+    if (c == ' ' || c == '-' || c == '_') continue;
+    out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  }
+  return out;
+}
+
+constexpr CategoryMask Bit(utf8proc_category_t category) { return CategoryMask{1} << category; }
+
+// A category name (short and long) and the categories it covers.
+struct CategoryName {
+  std::string_view short_name;
+  std::string_view long_name;
+  CategoryMask mask;
+};
+
+constexpr CategoryMask kLetters = Bit(UTF8PROC_CATEGORY_LU) | Bit(UTF8PROC_CATEGORY_LL) |
+                                  Bit(UTF8PROC_CATEGORY_LT) | Bit(UTF8PROC_CATEGORY_LM) |
+                                  Bit(UTF8PROC_CATEGORY_LO);
+constexpr CategoryMask kMarks =
+    Bit(UTF8PROC_CATEGORY_MN) | Bit(UTF8PROC_CATEGORY_MC) | Bit(UTF8PROC_CATEGORY_ME);
+constexpr CategoryMask kNumbers =
+    Bit(UTF8PROC_CATEGORY_ND) | Bit(UTF8PROC_CATEGORY_NL) | Bit(UTF8PROC_CATEGORY_NO);
+constexpr CategoryMask kPunctuation =
+    Bit(UTF8PROC_CATEGORY_PC) | Bit(UTF8PROC_CATEGORY_PD) | Bit(UTF8PROC_CATEGORY_PS) |
+    Bit(UTF8PROC_CATEGORY_PE) | Bit(UTF8PROC_CATEGORY_PI) | Bit(UTF8PROC_CATEGORY_PF) |
+    Bit(UTF8PROC_CATEGORY_PO);
+constexpr CategoryMask kSymbols = Bit(UTF8PROC_CATEGORY_SM) | Bit(UTF8PROC_CATEGORY_SC) |
+                                  Bit(UTF8PROC_CATEGORY_SK) | Bit(UTF8PROC_CATEGORY_SO);
+constexpr CategoryMask kSeparators =
+    Bit(UTF8PROC_CATEGORY_ZS) | Bit(UTF8PROC_CATEGORY_ZL) | Bit(UTF8PROC_CATEGORY_ZP);
+constexpr CategoryMask kOthers = Bit(UTF8PROC_CATEGORY_CC) | Bit(UTF8PROC_CATEGORY_CF) |
+                                 Bit(UTF8PROC_CATEGORY_CO) | Bit(UTF8PROC_CATEGORY_CN);
+
+constexpr CategoryName kCategoryNames[] = {
+    {"L", "Letter", kLetters},
+    {"LC", "Cased_Letter",
+     Bit(UTF8PROC_CATEGORY_LU) | Bit(UTF8PROC_CATEGORY_LL) | Bit(UTF8PROC_CATEGORY_LT)},
+    {"Lu", "Uppercase_Letter", Bit(UTF8PROC_CATEGORY_LU)},
+    {"Ll", "Lowercase_Letter", Bit(UTF8PROC_CATEGORY_LL)},
+    {"Lt", "Titlecase_Letter", Bit(UTF8PROC_CATEGORY_LT)},
+    {"Lm", "Modifier_Letter", Bit(UTF8PROC_CATEGORY_LM)},
+    {"Lo", "Other_Letter", Bit(UTF8PROC_CATEGORY_LO)},
+    {"M", "Mark", kMarks},
+    {"Mn", "Nonspacing_Mark", Bit(UTF8PROC_CATEGORY_MN)},
+    {"Mc", "Spacing_Mark", Bit(UTF8PROC_CATEGORY_MC)},
+    {"Me", "Enclosing_Mark", Bit(UTF8PROC_CATEGORY_ME)},
+    {"N", "Number", kNumbers},
+    {"Nd", "Decimal_Number", Bit(UTF8PROC_CATEGORY_ND)},
+    {"Nl", "Letter_Number", Bit(UTF8PROC_CATEGORY_NL)},
+    {"No", "Other_Number", Bit(UTF8PROC_CATEGORY_NO)},
+    {"P", "Punctuation", kPunctuation},
+    {"Pc", "Connector_Punctuation", Bit(UTF8PROC_CATEGORY_PC)},
+    {"Pd", "Dash_Punctuation", Bit(UTF8PROC_CATEGORY_PD)},
+    {"Ps", "Open_Punctuation", Bit(UTF8PROC_CATEGORY_PS)},
+    {"Pe", "Close_Punctuation", Bit(UTF8PROC_CATEGORY_PE)},
+    {"Pi", "Initial_Punctuation", Bit(UTF8PROC_CATEGORY_PI)},
+    {"Pf", "Final_Punctuation", Bit(UTF8PROC_CATEGORY_PF)},
+    {"Po", "Other_Punctuation", Bit(UTF8PROC_CATEGORY_PO)},
+    {"S", "Symbol", kSymbols},
+    {"Sm", "Math_Symbol", Bit(UTF8PROC_CATEGORY_SM)},
+    {"Sc", "Currency_Symbol", Bit(UTF8PROC_CATEGORY_SC)},
+    {"Sk", "Modifier_Symbol", Bit(UTF8PROC_CATEGORY_SK)},
+    {"So", "Other_Symbol", Bit(UTF8PROC_CATEGORY_SO)},
+    {"Z", "Separator", kSeparators},
+    {"Zs", "Space_Separator", Bit(UTF8PROC_CATEGORY_ZS)},
+    {"Zl", "Line_Separator", Bit(UTF8PROC_CATEGORY_ZL)},
+    {"Zp", "Paragraph_Separator", Bit(UTF8PROC_CATEGORY_ZP)},
+    {"C", "Other", kOthers},
+    {"Cc", "Control", Bit(UTF8PROC_CATEGORY_CC)},
+    {"Cf", "Format", Bit(UTF8PROC_CATEGORY_CF)},
+    {"Co", "Private_Use", Bit(UTF8PROC_CATEGORY_CO)},
+    {"Cn", "Unassigned", Bit(UTF8PROC_CATEGORY_CN)},
+};
+
+using PerCategory = std::array<CodePointRanges, UTF8PROC_CATEGORY_CO + 1>;
+
+// The code points of every category, by one scan.
+PerCategory BuildPerCategory() {
+  PerCategory by_category;
+  for (char32_t cp = 0; cp <= kMaxCodePoint; ++cp) {
+    if (cp == kSurrogateFirst) cp = kSurrogateLast + 1;
+    CodePointRanges& ranges = by_category[static_cast<size_t>(Category(cp))];
+    if (!ranges.empty() && ranges.back().second + 1 == cp) {
+      ranges.back().second = cp;
+    } else {
+      ranges.emplace_back(cp, cp);
+    }
+  }
+  return by_category;
+}
+
+}  // namespace
+
+CategoryMask GeneralCategoryMask(std::string_view name) {
+  const std::string loose = LooseName(name);
+  for (const CategoryName& entry : kCategoryNames) {
+    if (loose == LooseName(entry.short_name) || loose == LooseName(entry.long_name)) {
+      return entry.mask;
+    }
+  }
+  return 0;
+}
+
+CategoryMask GeneralCategoryBit(char32_t cp) { return Bit(Category(cp)); }
+
+CodePointRanges CategoryRanges(CategoryMask mask) {
+  static const PerCategory* const by_category = new PerCategory(BuildPerCategory());
+  CodePointRanges set;
+  for (size_t category = 0; category < by_category->size(); ++category) {
+    if ((mask >> category) & 1) set = UnionRanges(set, (*by_category)[category]);
+  }
+  return set;
+}
+
+CodePointRanges UnionRanges(const CodePointRanges& a, const CodePointRanges& b) {
+  CodePointRanges all;
+  all.reserve(a.size() + b.size());
+  std::merge(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(all));
+  CodePointRanges out;
+  for (const auto& range : all) {
+    // Ranges that overlap or touch merge into one.
+    if (!out.empty() && range.first <= out.back().second + 1) {
+      out.back().second = std::max(out.back().second, range.second);
+    } else {
+      out.push_back(range);
+    }
+  }
+  return out;
+}
+
+CodePointRanges ComplementRanges(const CodePointRanges& set) {
+  const CodePointRanges surrogates = {{kSurrogateFirst, kSurrogateLast}};
+  const CodePointRanges excluded = UnionRanges(set, surrogates);
+  CodePointRanges out;
+  char32_t next = 0;  // the first code point not yet accounted for
+  for (const auto& [first, last] : excluded) {
+    if (first > next) out.emplace_back(next, first - 1);
+    next = last + 1;
+  }
+  if (next <= kMaxCodePoint) out.emplace_back(next, kMaxCodePoint);
+  return out;
 }
 
 }  // namespace brisk::tokenizer

@@ -7,6 +7,9 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "tokenizer/components.h"
 
@@ -29,5 +32,32 @@ bool IsPunctuation(char32_t cp);       // P*
 bool IsMarkNonspacing(char32_t cp);    // Mn
 bool IsNumeric(char32_t cp);           // Nd, Nl, No (Rust char::is_numeric)
 bool IsOtherCategory(char32_t cp);     // Cc, Cf, Co (the `unicode_categories` crate's is_other)
+
+// A set of code points as closed ranges [first, last], sorted, disjoint and non-adjacent.
+using CodePointRanges = std::vector<std::pair<char32_t, char32_t>>;
+
+// General categories as bit sets: bit i stands for utf8proc's category number i (0 Cn, 1 Lu,
+// 2 Ll, 3 Lt, 4 Lm, 5 Lo, 6 Mn, 7 Mc, 8 Me, 9 Nd, 10 Nl, 11 No, 12 Pc, 13 Pd, 14 Ps, 15 Pe,
+// 16 Pi, 17 Pf, 18 Po, 19 Sm, 20 Sc, 21 Sk, 22 So, 23 Zs, 24 Zl, 25 Zp, 26 Cc, 27 Cf, 28 Cs,
+// 29 Co), the order of the Unicode standard's table of values.
+using CategoryMask = uint32_t;
+
+// The categories that a category or one-letter group name covers, by short name ("Lu", "L",
+// "LC") or long name ("Uppercase_Letter", "Letter"); case, spaces, '-' and '_' in `name` are
+// ignored. "C" and "Other" are Cc, Cf, Co and Cn. Returns 0 for any other name.
+CategoryMask GeneralCategoryMask(std::string_view name);
+
+// The bit of the general category of `cp` (Unicode 15 tables).
+CategoryMask GeneralCategoryBit(char32_t cp);
+
+// The code points whose category is in `mask`; surrogates are never members. The
+// per-category lists are built once, on the first call. Thread-safe.
+CodePointRanges CategoryRanges(CategoryMask mask);
+
+// The union of two sets. Both inputs REQUIRE the CodePointRanges invariants.
+CodePointRanges UnionRanges(const CodePointRanges& a, const CodePointRanges& b);
+
+// The Unicode scalar values (U+0000..U+10FFFF without surrogates) that are not in `set`.
+CodePointRanges ComplementRanges(const CodePointRanges& set);
 
 }  // namespace brisk::tokenizer
