@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs every Debian and npm dependency brisk needs to build, test and run.
-# Idempotent: packages already present are skipped, so a second run takes seconds.
+# Idempotent: packages already present are skipped, so a second run takes seconds; the npm
+# packages of tools/oracle/ (exact versions from its package-lock.json) are installed again only
+# when node_modules is missing or older than the lock file.
 # Runs as root, or through sudo otherwise.
 #   scripts/install-deps.sh          build + test dependencies
 #   scripts/install-deps.sh --data   also the public-domain corpora used to train the demo models
@@ -45,4 +47,22 @@ else
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# Node.js runs the JavaScript oracles of the tokenizer and chat-template tests.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  echo "install-deps: installing Debian nodejs and npm"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends nodejs npm
+fi
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+oracle="$root/tools/oracle"
+if [ ! -d "$oracle/node_modules" ] || [ "$oracle/package-lock.json" -nt "$oracle/node_modules" ]; then
+  echo "install-deps: installing the npm packages of tools/oracle (package-lock.json)"
+  (cd "$oracle" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+  touch "$oracle/node_modules"
+else
+  echo "install-deps: npm packages of tools/oracle present"
 fi
