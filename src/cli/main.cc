@@ -5,6 +5,7 @@
 
 #include "CLI/CLI.hpp"
 #include "cli/commands.h"
+#include "cli/tokenize_commands.h"
 
 namespace {
 
@@ -22,6 +23,18 @@ void AddModelFlags(CLI::App* cmd, ModelSetupOptions* o) {
          "--kv-cache-memory", [o](int64_t mib) { o->kv_cache_bytes = mib << 20; },
          "KV cache memory in MiB (default 512)")
       ->check(CLI::PositiveNumber);
+  cmd->add_option_function<std::string>(
+         "--prefill-precision",
+         [o](const std::string& p) { o->bf16_prefill = p == "bf16"; },
+         "activations of prefill matmuls against bf16 weights: f32 (default, exact to "
+         "transformers' fp32) or bf16 (about 2x faster prefill on AVX512_BF16 CPUs)")
+      ->check(CLI::IsMember({"f32", "bf16"}));
+}
+
+void AddTokenizerFlag(CLI::App* cmd, std::string* dir) {
+  cmd->add_option("--tokenizer", *dir,
+                  "folder with tokenizer.json and tokenizer_config.json; default: brisk-tiny")
+      ->check(CLI::ExistingDirectory);
 }
 
 void AddSamplingFlags(CLI::App* cmd, SamplingParams* s) {
@@ -80,6 +93,39 @@ int main(int argc, char** argv) {
   perplexity->add_option("--context", ppl.context, "tokens per window, BOS included")->capture_default_str();
   perplexity->add_option("--max-tokens", ppl.max_tokens, "score only the first N tokens (0: all)");
 
+  brisk::cli::TokenizeOptions tokenize;
+  CLI::App* tokenize_cmd = app.add_subcommand("tokenize", "Print the token ids of a text");
+  AddTokenizerFlag(tokenize_cmd, &tokenize.tokenizer_dir);
+  auto* text = tokenize_cmd->add_option("--text", tokenize.text, "text to encode");
+  auto* text_file = tokenize_cmd->add_option("--text-file", tokenize.text_file,
+                                             "file whose bytes are encoded")
+                        ->check(CLI::ExistingFile);
+  text->excludes(text_file);
+  tokenize_cmd->add_flag("--add-special-tokens", tokenize.add_special_tokens,
+                         "add the tokenizer's special tokens (BOS, ...)");
+  tokenize_cmd->add_flag("--json", tokenize.json, "print a JSON array");
+
+  brisk::cli::DetokenizeOptions detokenize;
+  CLI::App* detokenize_cmd = app.add_subcommand("detokenize", "Print the text of token ids");
+  AddTokenizerFlag(detokenize_cmd, &detokenize.tokenizer_dir);
+  detokenize_cmd->add_option("--ids", detokenize.ids, "comma-separated token ids, e.g. 1,2,3")
+      ->required();
+  detokenize_cmd->add_flag("--skip-special-tokens", detokenize.skip_special_tokens,
+                           "leave special tokens out of the text");
+
+  brisk::cli::ChatTemplateOptions chat_template;
+  CLI::App* chat_template_cmd = app.add_subcommand(
+      "chat-template", "Print the prompt a model's chat template makes of a conversation");
+  AddTokenizerFlag(chat_template_cmd, &chat_template.tokenizer_dir);
+  chat_template_cmd->add_option("--messages", chat_template.messages_file,
+                                "JSON file: [{\"role\": ..., \"content\": ...}, ...]")
+      ->required()
+      ->check(CLI::ExistingFile);
+  chat_template_cmd->add_flag("--add-generation-prompt", chat_template.add_generation_prompt,
+                              "end with the header of an assistant turn");
+  chat_template_cmd->add_option("--template-name", chat_template.template_name,
+                                "named template of the config (default: \"default\")");
+
   CLI11_PARSE(app, argc, argv);
   if (generate->parsed()) {
     if (gen.prompt.empty() && gen.prompt_ids.empty()) {
@@ -90,5 +136,15 @@ int main(int argc, char** argv) {
   }
   if (chat_cmd->parsed()) return brisk::cli::RunChat(chat);
   if (perplexity->parsed()) return brisk::cli::RunPerplexity(ppl);
+  if (tokenize_cmd->parsed()) {
+    tokenize.use_text_file = text_file->count() > 0;
+    if (text->count() == 0 && !tokenize.use_text_file) {
+      std::fprintf(stderr, "error: tokenize needs --text TEXT or --text-file FILE\n");
+      return 2;
+    }
+    return brisk::cli::RunTokenize(tokenize);
+  }
+  if (detokenize_cmd->parsed()) return brisk::cli::RunDetokenize(detokenize);
+  if (chat_template_cmd->parsed()) return brisk::cli::RunChatTemplate(chat_template);
   return 0;
 }

@@ -20,7 +20,10 @@ absl::StatusOr<LoadedModel> LoadModel(const ModelSetupOptions& options) {
                                             "' does not exist (pass --model DIR: a Hugging Face "
                                             "folder with config.json and *.safetensors)"));
   }
-  out.backend = backend::MakeCpuBackend({.num_threads = options.num_threads});
+  out.backend = backend::MakeCpuBackend(
+      {.num_threads = options.num_threads,
+       .prefill_activations = options.bf16_prefill ? backend::cpu::ActivationPrecision::kBf16
+                                                   : backend::cpu::ActivationPrecision::kF32});
   BRISK_ASSIGN_OR_RETURN(out.model, models::LoadDecoderModel(out.model_dir, out.backend.get()));
   if (options.need_tokenizer) {
     BRISK_ASSIGN_OR_RETURN(out.tokenizer,

