@@ -126,16 +126,6 @@ void MicroKernel(const float* wp, int64_t kc, const float* xt, float* ct, int64_
 
 #endif  // BRISK_CPU_AVX512
 
-// y[i, j0 + r] = ct[r, i] + bias[j0 + r] for i < m, r < rows.
-void StoreTransposed(const float* ct, int64_t ldc, int64_t rows, const MatMulArgs& a, int64_t j0) {
-  for (int64_t i = 0; i < a.m; ++i) {
-    float* yi = a.y + i * a.n + j0;
-    for (int64_t r = 0; r < rows; ++r) {
-      yi[r] = ct[r * ldc + i] + (a.bias != nullptr ? a.bias[j0 + r] : 0.0f);
-    }
-  }
-}
-
 // One block of up to kNc rows of w starting at j0, all of m and k.
 void GemmBlock(const MatMulArgs& a, const float* xt, int64_t m_pad, int64_t j0, float* wp,
                float* ct) {
@@ -163,6 +153,15 @@ void GemmBlock(const MatMulArgs& a, const float* xt, int64_t m_pad, int64_t j0, 
 }
 
 }  // namespace
+
+void StoreTransposed(const float* ct, int64_t ldc, int64_t rows, const MatMulArgs& a, int64_t j0) {
+  for (int64_t i = 0; i < a.m; ++i) {
+    float* yi = a.y + i * a.n + j0;
+    for (int64_t r = 0; r < rows; ++r) {
+      yi[r] = ct[r * ldc + i] + (a.bias != nullptr ? a.bias[j0 + r] : 0.0f);
+    }
+  }
+}
 
 void Gemm(const MatMulArgs& a, int num_threads, Workspace* workspace) {
   const int64_t m_pad = RoundUp(a.m, kPanel);

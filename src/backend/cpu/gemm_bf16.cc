@@ -101,15 +101,6 @@ void MicroKernel(const uint32_t* wp, int64_t kc_pairs, const uint32_t* xt, float
   }
 }
 
-void StoreTransposed(const float* ct, int64_t ldc, int64_t rows, const MatMulArgs& a, int64_t j0) {
-  for (int64_t i = 0; i < a.m; ++i) {
-    float* yi = a.y + i * a.n + j0;
-    for (int64_t r = 0; r < rows; ++r) {
-      yi[r] = ct[r * ldc + i] + (a.bias != nullptr ? a.bias[j0 + r] : 0.0f);
-    }
-  }
-}
-
 void GemmBlock(const MatMulArgs& a, const uint32_t* xt, int64_t k_pairs, int64_t m_pad,
                int64_t j0, uint32_t* wp, float* ct) {
   const int64_t rows = std::min(kNc, a.n - j0);

@@ -17,6 +17,10 @@ void Gemv(const MatMulArgs& args, int num_threads, Workspace* workspace);
 // Blocked matrix-matrix regime: any m works, fast for m >= 32.
 void Gemm(const MatMulArgs& args, int num_threads, Workspace* workspace);
 
+// Writes a yᵀ tile back: y[i, j0 + r] = ct[r, i] + bias[j0 + r] for i < m, r < rows.
+// ct: [rows, ldc] f32. Shared by both GEMM kernels.
+void StoreTransposed(const float* ct, int64_t ldc, int64_t rows, const MatMulArgs& a, int64_t j0);
+
 // Blocked GEMM with x rounded to bf16 (gemm_bf16.cc). REQUIRES: w is bf16. Without AVX512_BF16
 // it is Gemm.
 void GemmBf16Activations(const MatMulArgs& args, int num_threads, Workspace* workspace);
