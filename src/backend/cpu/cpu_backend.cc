@@ -80,20 +80,7 @@ CpuBackend::CpuBackend(const CpuBackendOptions& options)
       prefill_activations_(options.prefill_activations) {}
 
 bool CpuBackend::Supports(OpId op, DType weight_dtype) const {
-  switch (op) {
-    case OpId::kEmbedding:
-    case OpId::kMatMul:
-      return IsFloatWeightDType(weight_dtype);
-    case OpId::kRmsNorm:
-    case OpId::kAddRmsNorm:
-    case OpId::kRope:
-    case OpId::kSiluMul:
-    case OpId::kAdd:
-    case OpId::kWriteKvCache:
-    case OpId::kPagedAttention:
-      return weight_dtype == DType::kF32;
-  }
-  return false;
+  return CpuSupports(op, weight_dtype);
 }
 
 void CpuBackend::Embedding(const Tensor& table, const Tensor& ids, Tensor* out) {

@@ -28,6 +28,23 @@ bool IsFloatWeightDType(DType dtype) {
   return dtype == DType::kF32 || dtype == DType::kBF16 || dtype == DType::kF16;
 }
 
+bool CpuSupports(OpId op, DType weight_dtype) {
+  switch (op) {
+    case OpId::kEmbedding:
+    case OpId::kMatMul:
+      return IsFloatWeightDType(weight_dtype);
+    case OpId::kRmsNorm:
+    case OpId::kAddRmsNorm:
+    case OpId::kRope:
+    case OpId::kSiluMul:
+    case OpId::kAdd:
+    case OpId::kWriteKvCache:
+    case OpId::kPagedAttention:
+      return weight_dtype == DType::kF32;
+  }
+  return false;
+}
+
 MatMulDims CheckMatMul(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y) {
   CheckF32(x, "matmul x");
   CheckF32(y, "matmul y");

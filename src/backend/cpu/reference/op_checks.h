@@ -13,6 +13,10 @@ namespace brisk::backend {
 // True for the weight dtypes that MatMul and Embedding accept (f32, bf16, f16).
 bool IsFloatWeightDType(DType dtype);
 
+// The op/dtype table both CPU backends support: MatMul and Embedding with f32, bf16 or f16
+// weights, every other op in f32.
+bool CpuSupports(OpId op, DType weight_dtype);
+
 struct MatMulDims {
   int64_t m = 0;  // rows of x and y
   int64_t n = 0;  // rows of w, columns of y

@@ -49,20 +49,7 @@ void RmsNormRows(const float* x, const float* weight, float eps, int64_t rows, i
 }  // namespace
 
 bool ReferenceBackend::Supports(OpId op, DType weight_dtype) const {
-  switch (op) {
-    case OpId::kEmbedding:
-    case OpId::kMatMul:
-      return IsFloatWeightDType(weight_dtype);
-    case OpId::kRmsNorm:
-    case OpId::kAddRmsNorm:
-    case OpId::kRope:
-    case OpId::kSiluMul:
-    case OpId::kAdd:
-    case OpId::kWriteKvCache:
-    case OpId::kPagedAttention:
-      return weight_dtype == DType::kF32;
-  }
-  return false;
+  return CpuSupports(op, weight_dtype);
 }
 
 void ReferenceBackend::Embedding(const Tensor& table, const Tensor& ids, Tensor* out) {
