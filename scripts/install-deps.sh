@@ -24,7 +24,8 @@ build_pkgs=(
   build-essential g++ cmake ninja-build make pkg-config git python3
   libgtest-dev libgmock-dev libbenchmark-dev
   libabsl-dev nlohmann-json3-dev libcli11-dev libpcre2-dev libutf8proc-dev
-  libopenblas-dev libomp-dev
+  libopenblas-dev libomp-dev libboost-dev libssl-dev
+  prometheus  # promtool checks the /metrics exposition in tests
 )
 data_pkgs=(
   bible-kjv-text bible-kjv sword-text-web diatheke r-base-core r-cran-janeaustenr jargon-text dict-devil

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "engine/engine_client.h"  // FinishReason
 #include "kvcache/block_pool.h"
 #include "models/decoder_model.h"
 #include "sampling/sampling_params.h"
@@ -25,7 +26,6 @@ struct GeneratorOptions {
   int max_tokens_per_step = 512;               // prefill chunk budget per forward step
 };
 
-enum class FinishReason { kLength, kStop };
 
 struct GenerationRequest {
   std::vector<int32_t> prompt_ids;
