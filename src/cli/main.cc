@@ -4,7 +4,9 @@
 #include <string>
 
 #include "CLI/CLI.hpp"
+#include "cli/bench_serve_command.h"
 #include "cli/commands.h"
+#include "cli/serve_command.h"
 #include "cli/tokenize_commands.h"
 
 namespace {
@@ -126,7 +128,64 @@ int main(int argc, char** argv) {
   chat_template_cmd->add_option("--template-name", chat_template.template_name,
                                 "named template of the config (default: \"default\")");
 
+  brisk::cli::ServeOptions serve;
+  CLI::App* serve_cmd = app.add_subcommand(
+      "serve", "OpenAI-compatible HTTP server (/v1/chat/completions, /v1/completions, "
+               "/v1/models, /health, /ready, /metrics) with continuous batching");
+  serve_cmd->add_option("--model", serve.model_dirs,
+                        "Hugging Face model folder; repeat to serve several models, each named "
+                        "by its folder name; default: the demo model brisk-tiny")
+      ->check(CLI::ExistingDirectory);
+  serve_cmd->add_option("--host", serve.host, "address to listen on")->capture_default_str();
+  serve_cmd->add_option("--port", serve.port, "TCP port (0: any free port, printed at start)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 65535));
+  serve_cmd->add_option("--threads", serve.model.num_threads,
+                        "CPU threads for the model (0: one per core)")
+      ->check(CLI::NonNegativeNumber);
+  serve_cmd->add_option("--http-threads", serve.http_threads,
+                        "threads for HTTP, JSON, tokenization and streaming")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 256));
+  serve_cmd->add_option_function<int64_t>(
+         "--kv-cache-memory", [&serve](int64_t mib) { serve.model.kv_cache_bytes = mib << 20; },
+         "KV cache memory per model in MiB (default 512); more blocks hold more concurrent "
+         "and cached tokens")
+      ->check(CLI::PositiveNumber);
+  serve_cmd->add_option_function<std::string>(
+         "--prefill-precision",
+         [&serve](const std::string& p) { serve.model.bf16_prefill = p == "bf16"; },
+         "activations of prefill matmuls against bf16 weights: f32 (default) or bf16 (faster)")
+      ->check(CLI::IsMember({"f32", "bf16"}));
+  serve_cmd->add_option("--max-num-batched-tokens", serve.max_num_batched_tokens,
+                        "token budget of one engine step over all requests; long prompts are "
+                        "prefilled in chunks of at most this")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  serve_cmd->add_option("--max-num-seqs", serve.max_num_seqs, "requests batched together at most")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  serve_cmd->add_option("--max-waiting", serve.max_waiting,
+                        "queued requests per model beyond which new ones get 429")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  serve_cmd->add_flag("--disable-prefix-caching", serve.disable_prefix_caching,
+                      "do not reuse the KV blocks of earlier requests with the same prefix");
+  serve_cmd->add_option("--api-keys", serve.api_keys_file,
+                        "file of 'key tenant' lines; when set, every endpoint but /health needs "
+                        "'Authorization: Bearer <key>'")
+      ->check(CLI::ExistingFile);
+  serve_cmd->add_option_function<int64_t>(
+         "--max-body-size", [&serve](int64_t mib) { serve.max_body_bytes = mib << 20; },
+         "largest request body in MiB (default 16); larger ones get 413")
+      ->check(CLI::PositiveNumber);
+
+  CLI::App* bench = app.add_subcommand("bench", "Measure a running server");
+  bench->require_subcommand(1);
+  brisk::cli::AddBenchServeCommand(bench);
+
   CLI11_PARSE(app, argc, argv);
+  if (serve_cmd->parsed()) return brisk::cli::RunServe(serve);
   if (generate->parsed()) {
     if (gen.prompt.empty() && gen.prompt_ids.empty()) {
       std::fprintf(stderr, "error: generate needs --prompt TEXT or --prompt-ids 1,2,3\n");

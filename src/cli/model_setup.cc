@@ -29,14 +29,16 @@ absl::StatusOr<LoadedModel> LoadModel(const ModelSetupOptions& options) {
     BRISK_ASSIGN_OR_RETURN(out.tokenizer,
                            tokenizer::Tokenizer::FromFile(out.model_dir + "/tokenizer.json"));
   }
-  BRISK_ASSIGN_OR_RETURN(out.generator,
-                         engine::Generator::Create(out.model.get(),
-                                                   {.kv_cache_bytes = options.kv_cache_bytes,
-                                                    .max_tokens_per_step = options.max_tokens_per_step}));
+  if (options.need_generator) {
+    BRISK_ASSIGN_OR_RETURN(
+        out.generator,
+        engine::Generator::Create(out.model.get(),
+                                  {.kv_cache_bytes = options.kv_cache_bytes,
+                                   .max_tokens_per_step = options.max_tokens_per_step}));
+  }
   out.load_ms = clock.ElapsedMillis();
   BRISK_LOG(kInfo) << "loaded " << out.model->config().architecture << " (" << DescribeModel(out)
-                   << " parameters) from " << out.model_dir << " in " << out.load_ms << " ms; "
-                   << out.generator->num_kv_blocks() << " KV blocks";
+                   << " parameters) from " << out.model_dir << " in " << out.load_ms << " ms";
   return out;
 }
 

@@ -23,6 +23,7 @@ struct ModelSetupOptions {
   int64_t kv_cache_bytes = int64_t{512} << 20;
   int max_tokens_per_step = 512;
   bool need_tokenizer = true;
+  bool need_generator = true;  // false for `serve`, whose engine owns the KV cache
 };
 
 struct LoadedModel {
@@ -30,7 +31,7 @@ struct LoadedModel {
   std::unique_ptr<backend::Backend> backend;
   std::unique_ptr<models::DecoderModel> model;
   std::unique_ptr<tokenizer::Tokenizer> tokenizer;  // null when not needed
-  std::unique_ptr<engine::Generator> generator;
+  std::unique_ptr<engine::Generator> generator;  // null unless need_generator
   double load_ms = 0;
 };
 

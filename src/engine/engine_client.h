@@ -51,7 +51,9 @@ struct EngineOutput {
   int num_cached_tokens = 0;  // prompt tokens taken from the prefix cache at admission
   bool finished = false;
   FinishReason finish_reason = FinishReason::kNone;  // set when finished
-  metrics::RequestStats stats;                       // filled when finished
+  // Filled when finished; the first output with a token already has queue_s, prefill_s and
+  // ttft_s.
+  metrics::RequestStats stats;
 };
 
 // Called on the engine thread; must be quick and must not call back into the engine except

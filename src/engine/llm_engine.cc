@@ -273,13 +273,17 @@ void LlmEngine::Step() {
   for (size_t i = 0; i < sampled.size(); ++i) {
     const int64_t id = sampled[i].request_id;
     Live& live = *live_.at(id);
+    EngineOutput out{.request_id = id, .new_token_ids = {sampled[i].token_id}};
     if (live.first_token_us == 0) {
       live.first_token_us = now_us;
+      // The first output carries the latency so far (for headers sent before the end).
+      out.stats.queue_s = Seconds(live.first_scheduled_us - live.arrival_us);
+      out.stats.prefill_s = Seconds(now_us - live.first_scheduled_us);
+      out.stats.ttft_s = Seconds(now_us - live.arrival_us);
     } else {
       live.inter_token_s.push_back(Seconds(now_us - live.last_token_us));
     }
     live.last_token_us = now_us;
-    EngineOutput out{.request_id = id, .new_token_ids = {sampled[i].token_id}};
     if (live.request.num_top_logprobs >= 0) out.logprobs.push_back(std::move(logprobs[i]));
     auto f = std::find_if(finished.begin(), finished.end(),
                           [&](const auto& x) { return x.request_id == id; });
