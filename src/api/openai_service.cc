@@ -44,6 +44,19 @@ int CountCodePoints(std::string_view text) {
   return n;
 }
 
+// "abort" (as vLLM's server says) when the engine cancelled the request for another reason
+// than a stop: the server is shutting down.
+std::string FinishReasonName(engine::FinishReason reason, bool stopped_by_string) {
+  if (stopped_by_string) return "stop";
+  switch (reason) {
+    case engine::FinishReason::kStop: return "stop";
+    case engine::FinishReason::kLength: return "length";
+    case engine::FinishReason::kAborted:
+    case engine::FinishReason::kNone: return "abort";
+  }
+  return "abort";
+}
+
 ApiError MethodNotAllowed(std::string_view method, std::string_view path) {
   ApiError e = InvalidRequest(absl::StrCat(std::string(method), " is not allowed on ",
                                            std::string(path)));
@@ -170,9 +183,7 @@ void OpenAiService::Call::OnOutput(int idx, engine::EngineOutput out) {
     if (!r.stopped) delta += c.stops->Flush();  // may still cut at a stop string
     c.done = true;
     c.stopped_by_string = c.stops->stopped();
-    c.finish_reason =
-        c.stopped_by_string || out.finish_reason == engine::FinishReason::kStop ? "stop"
-                                                                                : "length";
+    c.finish_reason = FinishReasonName(out.finish_reason, c.stopped_by_string);
   }
   Send(idx, delta, std::move(lps));
   MaybeComplete();
@@ -230,7 +241,10 @@ void OpenAiService::Call::MaybeComplete() {
   const double duration_s =
       static_cast<double>(base::NowMicros() - ex->request().received_us) * 1e-6;
   service->options_.metrics->RecordHttp(
-      {.endpoint = std::string(endpoint()), .status_code = 200, .duration_s = duration_s});
+      {.endpoint = std::string(endpoint()),
+       // 499: the client closed the connection first (the nginx convention).
+       .status_code = ex->disconnected() ? 499 : 200,
+       .duration_s = duration_s});
   if (ex->disconnected()) return;
   if (req.stream) {
     if (!headers_sent) {  // nothing was generated at all (cannot happen: max_tokens >= 1)
