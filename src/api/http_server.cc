@@ -8,7 +8,9 @@
 
 #include <sys/socket.h>
 
+#include <array>
 #include <atomic>
+#include <chrono>
 #include <cerrno>
 #include <deque>
 #include <optional>
@@ -35,6 +37,8 @@ using error_code = boost::system::error_code;
 
 // Requests larger than this in their header block get 400: no client of ours sends more.
 constexpr uint32_t kMaxHeaderBytes = 64 << 10;
+// A refused body is read and dropped up to this much before the connection closes.
+constexpr int64_t kLingerBytes = int64_t{64} << 20;
 
 std::string StatusLine(int status) {
   const beast::string_view reason = http::obsolete_reason(http::int_to_status(status));
@@ -153,15 +157,51 @@ class Session : public std::enable_shared_from_this<Session> {
  private:
   bool Current(uint64_t seq) const { return seq == seq_ && !response_complete_ && !closed_; }
 
+  // Reads the next request: the header first, so that a client waiting for "100 Continue" gets
+  // it (or the 413) before sending its body. The whole request must arrive within
+  // read_timeout_s, which also closes idle keep-alive connections and stalled clients.
   void DoRead() {
     parser_.emplace();
     parser_->body_limit(static_cast<uint64_t>(shared_->options.max_body_bytes));
     parser_->header_limit(kMaxHeaderBytes);
-    http::async_read(socket_, buffer_, *parser_,
-                     [self = shared_from_this()](error_code ec, size_t) { self->OnRead(ec); });
+    ArmReadTimer();
+    http::async_read_header(socket_, buffer_, *parser_,
+                            [self = shared_from_this()](error_code ec, size_t) {
+                              self->OnHeader(ec);
+                            });
+  }
+
+  void ArmReadTimer() {
+    read_timer_.expires_after(std::chrono::milliseconds(
+        static_cast<int64_t>(shared_->options.read_timeout_s * 1000)));
+    reading_ = true;
+    read_timer_.async_wait([self = shared_from_this()](error_code ec) {
+      if (!ec && self->reading_) self->Close();  // the pending read fails: operation_aborted
+    });
+  }
+
+  void OnHeader(error_code ec) {
+    if (ec) return OnRead(ec);
+    auto continue_body = [self = shared_from_this()] {
+      http::async_read(self->socket_, self->buffer_, *self->parser_,
+                       [self](error_code ec, size_t) { self->OnRead(ec); });
+    };
+    const std::string expect =
+        absl::AsciiStrToLower(std::string(parser_->get()[http::field::expect]));
+    if (expect == "100-continue" && !parser_->is_done()) {
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      net::async_write(socket_, net::buffer(kContinue.data(), kContinue.size()),
+                       [continue_body](error_code ec, size_t) {
+                         if (!ec) continue_body();
+                       });
+      return;
+    }
+    continue_body();
   }
 
   void OnRead(error_code ec) {
+    reading_ = false;
+    read_timer_.cancel();
     if (ec == http::error::body_limit) {
       return RespondAndClose(413, absl::StrCat("the request body is larger than the limit of ",
                                                shared_->options.max_body_bytes, " bytes"));
@@ -251,10 +291,31 @@ class Session : public std::enable_shared_from_this<Session> {
     if (keep_alive_) {
       DoRead();
     } else {
-      error_code ignored;
-      socket_.shutdown(tcp::socket::shutdown_send, ignored);
-      Close();
+      Linger();
     }
+  }
+
+  // Closes after a response without keep-alive. The client may still be sending (a body we
+  // refused with 413): closing at once would reset the connection and could destroy the
+  // response before the client reads it, so the rest is read and dropped first, for at most
+  // kLingerBytes or the read timeout.
+  void Linger() {
+    error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_send, ignored);
+    ArmReadTimer();
+    DiscardInput();
+  }
+
+  void DiscardInput() {
+    socket_.async_read_some(net::buffer(discard_), [self = shared_from_this()](error_code ec,
+                                                                                size_t n) {
+      self->num_discarded_ += n;
+      if (ec || self->num_discarded_ > kLingerBytes) {
+        self->read_timer_.cancel();
+        return self->Close();
+      }
+      self->DiscardInput();
+    });
   }
 
   void RespondAndClose(int status, const std::string& message) {
@@ -271,6 +332,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void Close() {
     if (closed_) return;
     closed_ = true;
+    read_timer_.cancel();
     exchange_.reset();  // breaks the session <-> exchange cycle; the handler may hold its own
     on_disconnect_ = nullptr;
     error_code ignored;
@@ -279,6 +341,10 @@ class Session : public std::enable_shared_from_this<Session> {
 
   tcp::socket socket_;
   std::shared_ptr<const ServerShared> shared_;
+  net::steady_timer read_timer_{socket_.get_executor()};
+  std::array<char, 16384> discard_;
+  int64_t num_discarded_ = 0;
+  bool reading_ = false;  // a read is pending under read_timer_
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   // The current exchange.

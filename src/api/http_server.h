@@ -68,6 +68,9 @@ struct HttpServerOptions {
   int port = 8080;        // 0: any free port (see HttpServer::port())
   int num_threads = 2;    // io threads; request parsing, tokenization and JSON run on them
   int64_t max_body_bytes = int64_t{16} << 20;  // larger bodies get 413
+  // A request must arrive whole within this many seconds of the connection becoming idle;
+  // otherwise the connection closes (stalled clients, idle keep-alive connections).
+  double read_timeout_s = 60;
   // The body of the errors the server answers itself (400 unparsable HTTP, 413 too large),
   // given the status and a message; plain text when unset.
   std::function<std::string(int status, std::string_view message)> error_body;

@@ -50,6 +50,25 @@ class Client {
     }
     return out;
   }
+  // Waits for the next bytes (at most 10 s, so a bug fails instead of hanging).
+  std::string ReadSome() {
+    std::string out;
+    char buf[4096];
+    socket_.non_blocking(true);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (out.empty() && std::chrono::steady_clock::now() < deadline) {
+      beast::error_code ec;
+      size_t n = socket_.read_some(net::buffer(buf), ec);
+      if (ec == net::error::would_block) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        continue;
+      }
+      if (ec) break;
+      out.append(buf, n);
+    }
+    socket_.non_blocking(false);
+    return out;
+  }
   void Close() { socket_.close(); }
 
  private:
@@ -115,6 +134,37 @@ TEST(HttpServerTest, KeepAliveStreamsAndLimits) {
   leaver.Close();
   EXPECT_EQ(disconnected.get_future().wait_for(std::chrono::seconds(10)),
             std::future_status::ready);
+}
+
+TEST(HttpServerTest, AnswersExpectContinueAndClosesStalledClients) {
+  HttpServerOptions options;
+  options.port = 0;
+  options.read_timeout_s = 0.3;
+  options.max_body_bytes = 100;
+  auto server = HttpServer::Start(options, [](std::shared_ptr<HttpExchange> ex) {
+    ex->Respond(200, "text/plain", "got " + ex->request().body);
+  });
+  ASSERT_TRUE(server.ok());
+  Client waiting((*server)->port());
+  waiting.SendRaw("POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
+                  "Expect: 100-continue\r\n\r\n");
+  // The server must invite the body before the client sends it.
+  std::string interim = waiting.ReadSome();
+  EXPECT_THAT(interim, HasSubstr("HTTP/1.1 100 Continue"));
+  waiting.SendRaw("body");
+  std::string rest = interim.find("200") != std::string::npos ? interim : waiting.ReadSome();
+  EXPECT_THAT(rest, HasSubstr("got body"));
+
+  Client too_big((*server)->port());
+  too_big.SendRaw("POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n"
+                  "Expect: 100-continue\r\n\r\n");
+  EXPECT_THAT(too_big.ReadSome(), HasSubstr("HTTP/1.1 413"));
+
+  Client stalled((*server)->port());
+  stalled.SendRaw("POST /x HTTP/1.1\r\nHost: x\r\nContent-Le");
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(stalled.ReadAll(), "");  // closed without an answer once the timeout passes
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
 }
 
 TEST(HttpServerTest, RefusesAPortInUse) {

@@ -443,13 +443,20 @@ void OpenAiService::HandleGeneration(std::shared_ptr<HttpExchange> ex, bool chat
   const int max_len = m.engine->info().max_model_len;
   const int num_prompt = static_cast<int>(prompt.size());
   if (num_prompt == 0) return fail(InvalidRequest("the prompt is empty", "prompt"));
-  if (num_prompt >= max_len) {
-    return fail(InvalidRequest(
+  // Checked here as well as in the engine so the error carries the OpenAI param and code.
+  const int64_t asked = int64_t{num_prompt} + req.max_tokens.value_or(1);
+  if (num_prompt >= max_len || asked > max_len) {
+    ApiError e = InvalidRequest(
         absl::StrCat("this model's maximum context length is ", max_len, " tokens, but the ",
-                     chat ? "messages have " : "prompt has ", num_prompt,
-                     " tokens, leaving no room for output; shorten the ",
-                     chat ? "messages" : "prompt"),
-        chat ? "messages" : "prompt"));
+                     chat ? "messages have " : "prompt has ", num_prompt, " tokens",
+                     req.max_tokens ? absl::StrCat(" and max_tokens is ", *req.max_tokens,
+                                                   " (", asked, " in all)")
+                                    : std::string(", leaving no room for output"),
+                     "; shorten the ", chat ? "messages" : "prompt",
+                     req.max_tokens ? " or lower max_tokens" : ""),
+        chat ? "messages" : "prompt");
+    e.code = "context_length_exceeded";
+    return fail(e);
   }
   engine::EngineRequest er;
   er.params = req.sampling;
