@@ -273,7 +273,9 @@ void LlmEngine::Step() {
   for (size_t i = 0; i < sampled.size(); ++i) {
     const int64_t id = sampled[i].request_id;
     Live& live = *live_.at(id);
-    EngineOutput out{.request_id = id, .new_token_ids = {sampled[i].token_id}};
+    EngineOutput out;
+    out.request_id = id;
+    out.new_token_ids.push_back(sampled[i].token_id);
     if (live.first_token_us == 0) {
       live.first_token_us = now_us;
       // The first output carries the latency so far (for headers sent before the end).
@@ -381,8 +383,10 @@ void LlmEngine::AbortAllLive() {
     pending.swap(inbox_);
   }
   for (Pending& p : pending) {
-    EngineOutput out{.request_id = p.request_id, .finished = true,
-                     .finish_reason = FinishReason::kAborted};
+    EngineOutput out;
+    out.request_id = p.request_id;
+    out.finished = true;
+    out.finish_reason = FinishReason::kAborted;
     out.stats.model = options_.model_name;
     out.stats.finish_reason = "abort";
     out.stats.ttft_s = -1;

@@ -315,6 +315,47 @@ TEST_F(LlmEngineTest, FullQueueAnswersResourceExhaustedAndShutdownFinishesEveryt
   for (int i = 0; i < 3; ++i) EXPECT_TRUE(c.Get(i).finished) << i;
 }
 
+TEST_F(LlmEngineTest, LowerPriorityValueRunsFirst) {
+  auto engine = MakeEngine({.block_size = 4, .kv_cache_bytes = 4 << 20, .max_num_seqs = 1});
+  std::mutex mu;
+  std::condition_variable cv;
+  bool open = false, blocked = false;
+  std::vector<int> finish_order;
+  auto record = [&](int key) {
+    return [&, key](EngineOutput out) {
+      std::unique_lock lock(mu);
+      if (key == 0 && !blocked) {  // hold the engine thread until both others are queued
+        blocked = true;
+        cv.notify_all();
+        cv.wait(lock, [&] { return open; });
+      }
+      if (out.finished) {
+        finish_order.push_back(key);
+        cv.notify_all();
+      }
+    };
+  };
+  ASSERT_TRUE(engine->Submit(Greedy(Prompt(0), 3), record(0)).ok());
+  {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return blocked; });
+  }
+  EngineRequest late_but_urgent = Greedy(Prompt(1), 3);
+  late_but_urgent.priority = -1;
+  EngineRequest early_but_lax = Greedy(Prompt(2), 3);
+  early_but_lax.priority = 5;
+  ASSERT_TRUE(engine->Submit(early_but_lax, record(2)).ok());
+  ASSERT_TRUE(engine->Submit(late_but_urgent, record(1)).ok());
+  {
+    std::unique_lock lock(mu);
+    open = true;
+    cv.notify_all();
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(60),
+                            [&] { return finish_order.size() == 3; }));
+  }
+  EXPECT_EQ(finish_order, (std::vector<int>{0, 1, 2}));
+}
+
 TEST(ComputeLogprobsTest, MatchesAHandComputedLogSoftmax) {
   const std::vector<float> logits = {1.0f, 3.0f, 2.0f, 3.0f};
   std::vector<int32_t> scratch;

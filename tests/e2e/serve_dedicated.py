@@ -187,3 +187,28 @@ def test_api_keys(binary, src):
             CHECKS.equal("api keys: a completion with the key is 200", status, 200)
             status = post(s5, "/v1/completions", {"model": MODEL, "prompt": "hi"})[0]
             CHECKS.equal("api keys: a completion without the key is 401", status, 401)
+
+
+def test_two_models(binary, src, reference):
+    """Two --model folders are served side by side, each under its folder name."""
+    with tempfile.TemporaryDirectory() as tmp:
+        second = os.path.join(tmp, "tiny-two")
+        os.mkdir(second)
+        model_dir = os.path.join(src, "models", MODEL)
+        for name in os.listdir(model_dir):
+            os.symlink(os.path.join(model_dir, name), os.path.join(second, name))
+        with Server(binary, src, "--model", second) as s:
+            _, _, body = request(s, "GET", "/v1/models")
+            ids = [m["id"] for m in json.loads(body)["data"]]
+            CHECKS.equal("two models: /v1/models lists both", ids, [MODEL, "tiny-two"])
+            texts = []
+            for model in (MODEL, "tiny-two"):
+                status, r, _ = post(s, "/v1/completions", {"model": model, "prompt": "It is a",
+                                                           "max_tokens": 8, "temperature": 0})
+                texts.append(r["choices"][0]["text"] if status == 200 else None)
+                CHECKS.equal(f"two models: {model} answers under its name",
+                             (status, r.get("model")), (200, model))
+            CHECKS.equal("two models: same weights, same greedy text", texts[1], texts[0])
+            metrics_text = request(s, "GET", "/metrics")[2].decode()
+            CHECKS.check("two models: /metrics has a series per model",
+                         'model="tiny-two"' in metrics_text and f'model="{MODEL}"' in metrics_text)

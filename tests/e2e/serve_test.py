@@ -21,7 +21,7 @@ import threading
 import time
 import traceback
 
-from serve_dedicated import (test_api_keys, test_body_limit, test_preemption, test_queue_limit,
+from serve_dedicated import (test_api_keys, test_two_models, test_body_limit, test_preemption, test_queue_limit,
                              test_small_budget_server)
 from serve_harness import (BLOCK, CHECKS, MODEL, VOCAB, Server, chat_body, greedy_ids_requests,
                            ids_prompt, joined_stream, metric, metrics_of, parallel, post,
@@ -632,6 +632,7 @@ def main():
         run_step("body limit", test_body_limit, binary, src)
         run_step("queue limit", test_queue_limit, binary, src)
         run_step("api keys", test_api_keys, binary, src)
+        run_step("two models", test_two_models, binary, src, reference)
     except Exception:  # noqa: BLE001
         CHECKS.check("test driver", False, traceback.format_exc() + "\n" + main_server.tail())
     finally:
