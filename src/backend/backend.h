@@ -77,6 +77,19 @@ class Backend {
   // Allocates a zero-filled tensor on this backend's device. The CPU default is host memory.
   virtual Tensor Allocate(DType dtype, tensor::Shape shape) { return Tensor::Empty(dtype, std::move(shape)); }
 
+  // Returns a tensor on this backend's device with the contents of `host` (any dtype). A GPU
+  // backend allocates and queues the copy; `host` may be released as soon as this returns. The
+  // CPU default returns `host` itself, sharing storage: an in-place op then writes into it.
+  // REQUIRES: host.device() == Device::kCpu.
+  virtual Tensor ToDevice(const Tensor& host) { return host; }
+
+  // Returns a host tensor with the contents of `t` (a tensor of this backend's device or a host
+  // tensor), waiting for every op queued before the call. The CPU default returns `t` itself.
+  virtual Tensor ToHost(const Tensor& t) { return t; }
+
+  // Blocks until every op queued on this backend has finished. A no-op where ops are synchronous.
+  virtual void Synchronize() {}
+
   // out[t, :] = f32(table[ids[t], :]).
   // table: [vocab, hidden] f32/bf16/f16; ids: [num_tokens] i32 in [0, vocab); out: [num_tokens, hidden]
   virtual void Embedding(const Tensor& table, const Tensor& ids, Tensor* out) = 0;

@@ -14,6 +14,23 @@ namespace {
 using brisk::cli::ModelSetupOptions;
 using brisk::sampling::SamplingParams;
 
+void AddDeviceFlags(CLI::App* cmd, ModelSetupOptions* o) {
+  cmd->add_option_function<std::string>(
+         "--device",
+         [o](const std::string& d) {
+           o->device = d == "cuda" ? ModelSetupOptions::Device::kCuda
+                                   : ModelSetupOptions::Device::kCpu;
+         },
+         "where the model runs: cpu (default) or cuda (GPU 0; needs a CUDA build)")
+      ->check(CLI::IsMember({"cpu", "cuda"}));
+  cmd->add_option_function<std::string>(
+         "--gpu-activations",
+         [o](const std::string& p) { o->gpu_bf16_activations = p == "bf16"; },
+         "with --device cuda, matmul inputs against bf16 weights: f32 (default, exact) or bf16 "
+         "(tensor cores, f32 accumulation)")
+      ->check(CLI::IsMember({"f32", "bf16"}));
+}
+
 void AddModelFlags(CLI::App* cmd, ModelSetupOptions* o) {
   cmd->add_option("--model", o->model_dir,
                   "Hugging Face model folder (config.json, *.safetensors, tokenizer.json); "
@@ -31,6 +48,7 @@ void AddModelFlags(CLI::App* cmd, ModelSetupOptions* o) {
          "activations of prefill matmuls against bf16 weights: f32 (default, exact to "
          "transformers' fp32) or bf16 (about 2x faster prefill on AVX512_BF16 CPUs)")
       ->check(CLI::IsMember({"f32", "bf16"}));
+  AddDeviceFlags(cmd, o);
 }
 
 void AddTokenizerFlag(CLI::App* cmd, std::string* dir) {
@@ -152,6 +170,7 @@ int main(int argc, char** argv) {
          "KV cache memory per model in MiB (default 512); more blocks hold more concurrent "
          "and cached tokens")
       ->check(CLI::PositiveNumber);
+  AddDeviceFlags(serve_cmd, &serve.model);
   serve_cmd->add_option_function<std::string>(
          "--prefill-precision",
          [&serve](const std::string& p) { serve.model.bf16_prefill = p == "bf16"; },

@@ -3,6 +3,9 @@
 #include <filesystem>
 
 #include "backend/cpu/cpu_backend.h"
+#ifdef BRISK_HAS_CUDA
+#include "backend/cuda/cuda_backend.h"
+#endif
 #include "base/clock.h"
 #include "base/logging.h"
 #include "models/registry.h"
@@ -10,6 +13,32 @@
 namespace brisk::cli {
 
 std::string DefaultModelDir() { return BRISK_DEFAULT_MODEL_DIR; }
+
+namespace {
+
+absl::StatusOr<std::unique_ptr<backend::Backend>> MakeBackend(const ModelSetupOptions& options) {
+  switch (options.device) {
+    case ModelSetupOptions::Device::kCpu:
+      return backend::MakeCpuBackend(
+          {.num_threads = options.num_threads,
+           .prefill_activations = options.bf16_prefill ? backend::cpu::ActivationPrecision::kBf16
+                                                       : backend::cpu::ActivationPrecision::kF32});
+    case ModelSetupOptions::Device::kCuda:
+#ifdef BRISK_HAS_CUDA
+      return backend::MakeCudaBackend(
+          {.activations = options.gpu_bf16_activations
+                              ? backend::CudaBackendOptions::Activations::kBf16
+                              : backend::CudaBackendOptions::Activations::kF32});
+#else
+      return absl::UnavailableError(
+          "this brisk was built without CUDA (configure with -DBRISK_CUDA=ON where nvcc is "
+          "installed)");
+#endif
+  }
+  return absl::InvalidArgumentError("unknown device");
+}
+
+}  // namespace
 
 absl::StatusOr<LoadedModel> LoadModel(const ModelSetupOptions& options) {
   base::Stopwatch clock;
@@ -20,10 +49,7 @@ absl::StatusOr<LoadedModel> LoadModel(const ModelSetupOptions& options) {
                                             "' does not exist (pass --model DIR: a Hugging Face "
                                             "folder with config.json and *.safetensors)"));
   }
-  out.backend = backend::MakeCpuBackend(
-      {.num_threads = options.num_threads,
-       .prefill_activations = options.bf16_prefill ? backend::cpu::ActivationPrecision::kBf16
-                                                   : backend::cpu::ActivationPrecision::kF32});
+  BRISK_ASSIGN_OR_RETURN(out.backend, MakeBackend(options));
   BRISK_ASSIGN_OR_RETURN(out.model, models::LoadDecoderModel(out.model_dir, out.backend.get()));
   if (options.need_tokenizer) {
     BRISK_ASSIGN_OR_RETURN(out.tokenizer,

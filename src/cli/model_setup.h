@@ -20,6 +20,9 @@ struct ModelSetupOptions {
   std::string model_dir;           // empty: DefaultModelDir()
   int num_threads = 0;             // 0: one per core
   bool bf16_prefill = false;       // round prefill activations to bf16 (bf16 weights only)
+  enum class Device { kCpu, kCuda };
+  Device device = Device::kCpu;
+  bool gpu_bf16_activations = false;  // CUDA: bf16 x bf16 GEMMs (f32 accumulation) instead of f32
   int64_t kv_cache_bytes = int64_t{512} << 20;
   int max_tokens_per_step = 512;
   bool need_tokenizer = true;

@@ -44,8 +44,9 @@ class DecoderModel {
   // Allocates a KV cache of `num_blocks` blocks of `block_size` tokens on the model's backend.
   virtual KvCache AllocateKvCache(int num_blocks, int block_size) = 0;
 
-  // Runs the decoder over `inputs`, writing the new tokens' K and V into `kv`, and returns the
-  // logits of the rows named by inputs.logits_indices: [num_logits, vocab_size] f32.
+  // Runs the decoder over `inputs` (host tensors), writing the new tokens' K and V into `kv`,
+  // and returns the logits of the rows named by inputs.logits_indices: [num_logits, vocab_size]
+  // f32 on the host.
   // REQUIRES: positions < config().max_position_embeddings, slots inside `kv`.
   virtual tensor::Tensor Forward(const ForwardInputs& inputs, KvCache& kv) = 0;
 };

@@ -78,7 +78,7 @@ TEST_P(ConformanceTest, MatchesReference) {
   std::unique_ptr<Backend> reference = backend::MakeReferenceBackend();
   std::vector<Tensor> expected = c.run(*reference, HostIo(), inputs);
   std::unique_ptr<Backend> backend = under_test.make();
-  std::vector<Tensor> actual = c.run(*backend, under_test.io, inputs);
+  std::vector<Tensor> actual = c.run(*backend, under_test.io(*backend), inputs);
   ASSERT_EQ(expected.size(), c.checks.size());
   ASSERT_EQ(actual.size(), c.checks.size());
 

@@ -7,9 +7,10 @@
 #include <random>
 #include <vector>
 
+#include "backend/cuda/activation.cuh"
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/device.h"
-#include "backend/cuda/elementwise.cuh"
+#include "backend/cuda/norm.cuh"
 #include "gtest/gtest.h"
 
 namespace brisk::backend::cuda {

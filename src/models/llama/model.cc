@@ -60,14 +60,14 @@ class WeightReader {
           std::string(backend_->name()), " backend does not support for ",
           std::string(backend::OpName(op))));
     }
-    return t;
+    return backend_->ToDevice(t);  // the CPU backends keep the zero-copy view
   }
 
   // A vector (norm scale or bias), converted to f32.
   absl::StatusOr<Tensor> Vector(const std::string& name, int64_t size) {
     BRISK_ASSIGN_OR_RETURN(Tensor t,
                            checkpoint_.Get(name, {size}, {DType::kF32, DType::kBF16, DType::kF16}));
-    return ToF32(t);
+    return backend_->ToDevice(ToF32(t));
   }
 
   absl::StatusOr<std::optional<Tensor>> OptionalVector(bool present, const std::string& name,
@@ -101,6 +101,8 @@ class LlamaFamilyModel final : public DecoderModel {
   Tensor Attention(const LayerWeights& w, int layer_idx, const Tensor& h,
                    const ForwardInputs& inputs, KvCache& kv);
   Tensor Mlp(const LayerWeights& w, const Tensor& h);
+  // Copies of the step's host index tensors on the backend's device.
+  ForwardInputs ToDevice(const ForwardInputs& host_inputs) const;
 
   // Constant after Load.
   loader::DecoderConfig config_;
@@ -163,7 +165,7 @@ absl::Status LlamaFamilyModel::Load(const loader::Checkpoint& checkpoint) {
   for (int i = 0; i < c.num_hidden_layers; ++i) BRISK_RETURN_IF_ERROR(LoadLayer(reader, i));
   BRISK_ASSIGN_OR_RETURN(RopeFrequencies freqs,
                          ComputeRopeFrequencies(c.rope, c.head_dim, c.max_position_embeddings));
-  rope_table_ = BuildRopeTable(freqs, c.max_position_embeddings);
+  rope_table_ = backend_->ToDevice(BuildRopeTable(freqs, c.max_position_embeddings));
   return absl::OkStatus();
 }
 
@@ -221,8 +223,10 @@ Tensor LlamaFamilyModel::Mlp(const LayerWeights& w, const Tensor& h) {
 //   per layer: h = norm(residual); residual += attn(h); h = norm(residual); residual += mlp(h)
 //   logits = lm_head(norm(residual)[logits_indices])
 // AddRmsNorm fuses each "residual += x; h = norm(residual)" pair.
-Tensor LlamaFamilyModel::Forward(const ForwardInputs& inputs, KvCache& kv) {
+Tensor LlamaFamilyModel::Forward(const ForwardInputs& host_inputs, KvCache& kv) {
   const auto& c = config_;
+  // The step's index tensors go to the device once (the CPU backends share them).
+  const ForwardInputs inputs = ToDevice(host_inputs);
   const float eps = static_cast<float>(c.rms_norm_eps);
   const int64_t num_tokens = inputs.token_ids.dim(0);
   Tensor residual = backend_->Allocate(DType::kF32, {num_tokens, c.hidden_size});
@@ -241,7 +245,21 @@ Tensor LlamaFamilyModel::Forward(const ForwardInputs& inputs, KvCache& kv) {
   const int64_t num_logits = inputs.logits_indices.dim(0);
   Tensor selected = backend_->Allocate(DType::kF32, {num_logits, c.hidden_size});
   backend_->Embedding(h, inputs.logits_indices, &selected);
-  return Linear(selected, lm_head_, std::nullopt);
+  return backend_->ToHost(Linear(selected, lm_head_, std::nullopt));
+}
+
+ForwardInputs LlamaFamilyModel::ToDevice(const ForwardInputs& in) const {
+  ForwardInputs out;
+  out.token_ids = backend_->ToDevice(in.token_ids);
+  out.positions = backend_->ToDevice(in.positions);
+  out.slot_mapping = backend_->ToDevice(in.slot_mapping);
+  out.logits_indices = backend_->ToDevice(in.logits_indices);
+  out.attention.query_start_loc = backend_->ToDevice(in.attention.query_start_loc);
+  out.attention.context_lens = backend_->ToDevice(in.attention.context_lens);
+  out.attention.block_tables = backend_->ToDevice(in.attention.block_tables);
+  out.attention.max_query_len = in.attention.max_query_len;
+  out.attention.max_context_len = in.attention.max_context_len;
+  return out;
 }
 
 }  // namespace

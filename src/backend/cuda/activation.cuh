@@ -1,0 +1,24 @@
+// Element-wise f32 kernels of the decoder: SiLU-and-multiply and addition. The host launchers
+// take raw device pointers (any shape, contiguous) and a stream, queue one grid-stride kernel
+// and return at once; they match Backend::SiluMul and Backend::Add (backend/backend.h).
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+namespace brisk::backend::cuda {
+
+// out[i] = silu(gate[i]) * up[i], silu(g) = g / (1 + exp(-g)).
+// gate, up, out: [num_elements] device; out may alias gate or up.
+// REQUIRES: num_elements >= 0 (0 launches nothing).
+void LaunchSiluMul(const float* gate, const float* up, float* out, int64_t num_elements,
+                   cudaStream_t stream);
+
+// out[i] = a[i] + b[i], one f32 addition (bit-exact with the host).
+// a, b, out: [num_elements] device; out may alias a or b.
+// REQUIRES: num_elements >= 0 (0 launches nothing).
+void LaunchAdd(const float* a, const float* b, float* out, int64_t num_elements,
+               cudaStream_t stream);
+
+}  // namespace brisk::backend::cuda

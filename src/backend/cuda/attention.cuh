@@ -1,0 +1,43 @@
+// Paged attention over the KV cache for mixed prefill/decode batches, with causal and
+// sliding-window masking and grouped KV heads (MHA, GQA, MQA). Matches Backend::PagedAttention
+// and AttentionMetadata (backend/backend.h).
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+namespace brisk::backend::cuda {
+
+// The largest head_dim the kernel takes (each of its threads owns at most two features).
+inline constexpr int kMaxAttentionHeadDim = 256;
+
+struct PagedAttentionArgs {
+  const float* q = nullptr;                // [num_tokens, num_heads, head_dim] device
+  const float* k_cache = nullptr;          // [num_blocks, block_size, num_kv_heads, head_dim]
+  const float* v_cache = nullptr;          // same shape as k_cache
+  const int32_t* query_start_loc = nullptr;  // [num_seqs + 1] device
+  const int32_t* context_lens = nullptr;   // [num_seqs] device
+  const int32_t* block_tables = nullptr;   // [num_seqs, max_blocks_per_seq] device
+  float* out = nullptr;                    // [num_tokens, num_heads, head_dim] device
+  int64_t num_tokens = 0;
+  int64_t num_heads = 0;
+  int64_t num_kv_heads = 0;
+  int64_t head_dim = 0;
+  int64_t num_seqs = 0;
+  int64_t max_blocks_per_seq = 0;
+  int64_t num_blocks = 0;
+  int64_t block_size = 0;
+  float scale = 1.0f;
+  int sliding_window = 0;  // 0: full causal; W > 0: keys (pos - W, pos]
+};
+
+// Queues the attention: one thread block per (query row, head) with an online softmax (running
+// max and sum in f32) over the row's visible keys. Metadata contents are checked on the device:
+// an inconsistent sequence (more queries than context) or a block id outside [0, num_blocks)
+// traps the kernel with a printed message.
+// REQUIRES: 0 < head_dim <= kMaxAttentionHeadDim; num_heads % num_kv_heads == 0;
+// num_heads < 65536; num_tokens >= 0 (0 launches nothing).
+void LaunchPagedAttention(const PagedAttentionArgs& args, cudaStream_t stream);
+
+}  // namespace brisk::backend::cuda

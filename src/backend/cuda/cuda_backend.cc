@@ -1,0 +1,418 @@
+// CudaBackend: the Backend interface over the kernels of this folder and cuBLASLt.
+//
+// Memory: every device tensor comes from cudaMallocAsync on the backend's stream and its
+// deleter calls cudaFreeAsync on the same stream, so a buffer is released only after every op
+// queued before its last copy died. The stream lives in a StreamContext shared by the backend
+// and those deleters: tensors may outlive the backend.
+// Index tensors (ids, positions, slots, attention metadata) stay on the device; the host checks
+// shapes and dtypes (device_op_checks.h) and the kernels check index contents.
+#include "backend/cuda/cuda_backend.h"
+
+#include <cuda_runtime.h>
+
+#include <cstdio>
+#include <map>
+#include <tuple>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "backend/cuda/activation.cuh"
+#include "backend/cuda/attention.cuh"
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/device.h"
+#include "backend/cuda/device_op_checks.h"
+#include "backend/cuda/embedding.cuh"
+#include "backend/cuda/gemm.h"
+#include "backend/cuda/gemm_kernels.cuh"
+#include "backend/cuda/kv_cache.cuh"
+#include "backend/cuda/norm.cuh"
+#include "backend/cuda/rope.cuh"
+#include "base/check.h"
+#include "base/logging.h"
+#include "base/status.h"
+
+namespace brisk::backend {
+namespace {
+
+using tensor::Device;
+using tensor::Shape;
+
+// cuBLASLt workspace: 32 MiB, what NVIDIA recommends for Hopper (cuBLAS docs, "cuBLAS
+// workspace"); split-K and stream-K kernels need it for skinny shapes.
+constexpr size_t kGemmWorkspaceBytes = size_t{32} << 20;
+
+// Makes `device_index` the calling thread's current device for the scope, then restores the
+// previous one. Errors are ignored: deleters run this during process teardown too, when the
+// runtime may already be gone (the CUDA call that follows reports any real problem).
+class ScopedDevice {
+ public:
+  explicit ScopedDevice(int device_index) {
+    if (cudaGetDevice(&previous_) != cudaSuccess) {
+      previous_ = -1;
+    } else if (previous_ != device_index) {
+      cudaSetDevice(device_index);
+    }
+    device_index_ = device_index;
+  }
+  ~ScopedDevice() {
+    if (previous_ >= 0 && previous_ != device_index_) cudaSetDevice(previous_);
+  }
+  ScopedDevice(const ScopedDevice&) = delete;
+  ScopedDevice& operator=(const ScopedDevice&) = delete;
+
+ private:
+  int previous_ = -1;
+  int device_index_ = 0;
+};
+
+// The device and stream of one backend, shared with the deleters of its tensors.
+struct StreamContext {
+  explicit StreamContext(int index) : device_index(index) {
+    ScopedDevice guard(device_index);
+    BRISK_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+  }
+  ~StreamContext() {
+    ScopedDevice guard(device_index);
+    // At process exit the runtime may be unloading; nothing is left to wait for then.
+    if (cudaStreamSynchronize(stream) == cudaSuccess) cudaStreamDestroy(stream);
+  }
+  StreamContext(const StreamContext&) = delete;
+  StreamContext& operator=(const StreamContext&) = delete;
+
+  const int device_index;
+  cudaStream_t stream = nullptr;
+};
+
+// Fails with a hint when a call that waits for (or follows) queued work reports an error: that
+// is almost always an earlier kernel that trapped (BRISK_DEVICE_CHECK) or faulted.
+void CheckQueuedWork(cudaError_t error, const char* where, const char* statement) {
+  if (error == cudaSuccess) return;
+  std::fprintf(stderr,
+               "cuda backend: %s: an op queued earlier failed on the device (see any "
+               "BRISK_DEVICE_CHECK message on stdout; rerun with CUDA_LAUNCH_BLOCKING=1 to find "
+               "the op)\n",
+               where);
+  cuda::CudaCheckFailed(statement, __FILE__, __LINE__, error);
+}
+
+void SynchronizeOrDie(cudaStream_t stream, const char* where) {
+  CheckQueuedWork(cudaStreamSynchronize(stream), where, "cudaStreamSynchronize");
+}
+
+class CudaBackend final : public Backend {
+ public:
+  CudaBackend(const CudaBackendOptions& options, std::shared_ptr<StreamContext> context)
+      : options_(options), context_(std::move(context)) {}
+  ~CudaBackend() override {
+    ScopedDevice guard(context_->device_index);
+    // Queued GEMMs use the cuBLASLt handle and workspace destroyed below.
+    SynchronizeOrDie(stream(), "~CudaBackend");
+  }
+
+  // Allocates the cuBLASLt workspace and handle.
+  absl::Status Init() {
+    ScopedDevice guard(context_->device_index);
+    gemm_workspace_ = AllocateUninitialized(DType::kI32, {kGemmWorkspaceBytes / 4});
+    return gemm_.Init(gemm_workspace_.raw(), kGemmWorkspaceBytes);
+  }
+
+  std::string_view name() const override {
+    return options_.activations == CudaBackendOptions::Activations::kBf16 ? "cuda_bf16act"
+                                                                           : "cuda";
+  }
+  tensor::Device device() const override { return Device::kCuda; }
+
+  bool Supports(OpId op, DType weight_dtype) const override {
+    switch (op) {
+      case OpId::kEmbedding:
+      case OpId::kMatMul:
+        return weight_dtype == DType::kF32 || weight_dtype == DType::kBF16 ||
+               weight_dtype == DType::kF16;
+      case OpId::kRmsNorm:
+      case OpId::kAddRmsNorm:
+      case OpId::kRope:
+      case OpId::kSiluMul:
+      case OpId::kAdd:
+      case OpId::kWriteKvCache:
+      case OpId::kPagedAttention:
+        return weight_dtype == DType::kF32;
+    }
+    return false;
+  }
+
+  Tensor Allocate(DType dtype, Shape shape) override {
+    ScopedDevice guard(context_->device_index);
+    Tensor t = AllocateUninitialized(dtype, std::move(shape));
+    if (t.size_bytes() > 0) {
+      BRISK_CUDA_CHECK(
+          cudaMemsetAsync(t.raw(), 0, static_cast<size_t>(t.size_bytes()), stream()));
+    }
+    return t;
+  }
+
+  Tensor ToDevice(const Tensor& host) override {
+    BRISK_CHECK(host.device() == Device::kCpu)
+        << "ToDevice takes a host tensor, got a device tensor " << ShapeToString(host.shape());
+    ScopedDevice guard(context_->device_index);
+    Tensor t = AllocateUninitialized(host.dtype(), host.shape());
+    if (t.size_bytes() == 0) return t;
+    BRISK_CUDA_CHECK(cudaMemcpyAsync(t.raw(), host.raw(), static_cast<size_t>(t.size_bytes()),
+                                     cudaMemcpyHostToDevice, stream()));
+    // A pinned source is read when the copy runs, not now: keep it alive until then. The host
+    // function only drops a reference to host memory (it must not call CUDA).
+    auto* keep_alive = new Tensor(host);
+    BRISK_CUDA_CHECK(cudaLaunchHostFunc(
+        stream(), [](void* p) { delete static_cast<Tensor*>(p); }, keep_alive));
+    return t;
+  }
+
+  Tensor ToHost(const Tensor& t) override {
+    if (t.device() == Device::kCpu) return t;
+    ScopedDevice guard(context_->device_index);
+    Tensor host = Tensor::Empty(t.dtype(), t.shape());
+    if (t.size_bytes() > 0) {
+      CheckQueuedWork(cudaMemcpyAsync(host.raw(), t.raw(), static_cast<size_t>(t.size_bytes()),
+                                      cudaMemcpyDeviceToHost, stream()),
+                      "ToHost", "cudaMemcpyAsync(device to host)");
+    }
+    SynchronizeOrDie(stream(), "ToHost");
+    return host;
+  }
+
+  void Synchronize() override {
+    ScopedDevice guard(context_->device_index);
+    SynchronizeOrDie(stream(), "Synchronize");
+  }
+
+  void Embedding(const Tensor& table, const Tensor& ids, Tensor* out) override;
+  void MatMul(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor* y) override;
+  void RmsNorm(const Tensor& x, const Tensor& weight, float eps, Tensor* out) override;
+  void AddRmsNorm(Tensor* residual, const Tensor& x, const Tensor& weight, float eps,
+                  Tensor* out) override;
+  void Rope(Tensor* x, const Tensor& positions, const Tensor& cos_sin) override;
+  void SiluMul(const Tensor& gate, const Tensor& up, Tensor* out) override;
+  void Add(const Tensor& a, const Tensor& b, Tensor* out) override;
+  void WriteKvCache(const Tensor& k, const Tensor& v, const Tensor& slot_mapping, Tensor* k_cache,
+                    Tensor* v_cache) override;
+  void PagedAttention(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
+                      const AttentionMetadata& meta, const AttentionParams& params,
+                      Tensor* out) override;
+
+ private:
+  // The identity of a weight in widened_weights_.
+  using WeightKey = std::tuple<const void*, DType, Shape>;
+  struct WidenedWeight {
+    // Holding the source keeps its storage alive, so its address cannot be reused by another
+    // allocation while the entry exists: the pointer key stays unambiguous.
+    Tensor source;
+    Tensor f32;  // [n, k] f32 copy of source
+  };
+
+  cudaStream_t stream() const { return context_->stream; }
+
+  // A device tensor with unspecified contents, freed on the stream.
+  Tensor AllocateUninitialized(DType dtype, Shape shape) {
+    for (int64_t d : shape) BRISK_CHECK_GE(d, 0) << "negative dimension";
+    const int64_t bytes = tensor::NumElements(shape) * tensor::DTypeSize(dtype);
+    if (bytes == 0) return Tensor::View(dtype, std::move(shape), nullptr, nullptr, Device::kCuda);
+    void* data = nullptr;
+    const cudaError_t error = cudaMallocAsync(&data, static_cast<size_t>(bytes), stream());
+    BRISK_CHECK(error == cudaSuccess)
+        << "cuda backend: cannot allocate " << bytes << " bytes of device memory for "
+        << tensor::DTypeName(dtype) << " " << ShapeToString(shape) << ": "
+        << cudaGetErrorString(error);
+    std::shared_ptr<StreamContext> context = context_;
+    std::shared_ptr<const void> owner(data, [context](const void* p) {
+      ScopedDevice guard(context->device_index);
+      const cudaError_t free_error = cudaFreeAsync(const_cast<void*>(p), context->stream);
+      if (free_error != cudaSuccess && free_error != cudaErrorCudartUnloading) {
+        cuda::CudaCheckFailed("cudaFreeAsync", __FILE__, __LINE__, free_error);
+      }
+    });
+    return Tensor::View(dtype, std::move(shape), data, std::move(owner), Device::kCuda);
+  }
+
+  // The f32 copy of a bf16/f16 weight, made on first use.
+  const Tensor& Widened(const Tensor& w) {
+    WeightKey key(w.raw(), w.dtype(), w.shape());
+    auto it = widened_weights_.find(key);
+    if (it == widened_weights_.end()) {
+      Tensor f32 = AllocateUninitialized(DType::kF32, w.shape());
+      cuda::LaunchWidenToF32(w.raw(), w.dtype(), f32.data<float>(), w.numel(), stream());
+      it = widened_weights_.emplace(std::move(key), WidenedWeight{.source = w, .f32 = f32}).first;
+    }
+    return it->second.f32;
+  }
+
+  static std::string ShapeToString(const Shape& shape) { return tensor::ShapeToString(shape); }
+
+  // Constant after construction.
+  const CudaBackendOptions options_;
+  const std::shared_ptr<StreamContext> context_;
+  Tensor gemm_workspace_;  // [kGemmWorkspaceBytes / 4] i32, raw bytes for cuBLASLt
+  cuda::LtGemm gemm_;
+  // Grows with each distinct bf16/f16 weight multiplied in f32; never shrinks.
+  std::map<WeightKey, WidenedWeight> widened_weights_;
+};
+
+void CudaBackend::Embedding(const Tensor& table, const Tensor& ids, Tensor* out) {
+  ScopedDevice guard(context_->device_index);
+  cuda::RowDims d = cuda::CheckEmbeddingShapes(table, ids, *out);
+  cuda::LaunchEmbedding({.table = table.raw(),
+                         .table_dtype = table.dtype(),
+                         .ids = ids.data<int32_t>(),
+                         .out = out->data<float>(),
+                         .vocab = table.dim(0),
+                         .hidden = d.dim,
+                         .num_tokens = d.rows},
+                        stream());
+}
+
+void CudaBackend::MatMul(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor* y) {
+  ScopedDevice guard(context_->device_index);
+  cuda::MatMulDims d = cuda::CheckMatMulShapes(x, w, bias, *y);
+  if (d.m == 0 || d.n == 0) return;
+  if (d.k == 0) {  // empty sums: y = bias or 0
+    BRISK_CUDA_CHECK(
+        cudaMemsetAsync(y->raw(), 0, static_cast<size_t>(y->size_bytes()), stream()));
+  } else {
+    bool done = false;
+    if (options_.activations == CudaBackendOptions::Activations::kBf16 &&
+        w.dtype() == DType::kBF16) {
+      // Freed on the stream after the GEMM that reads it.
+      Tensor x_bf16 = AllocateUninitialized(DType::kBF16, {d.m, d.k});
+      cuda::LaunchRoundToBf16(x.data<float>(), x_bf16.raw(), d.m * d.k, stream());
+      done = gemm_.Run({.x = x_bf16.raw(), .w = w.raw(), .y = y->data<float>(),
+                        .input_dtype = DType::kBF16, .m = d.m, .n = d.n, .k = d.k},
+                       stream());
+      // Without a bf16 algorithm for this shape (odd k can misalign rows), fall through to f32.
+    }
+    if (!done) {
+      const Tensor& w_f32 = w.dtype() == DType::kF32 ? w : Widened(w);
+      const bool ran = gemm_.Run({.x = x.raw(), .w = w_f32.raw(), .y = y->data<float>(),
+                                  .input_dtype = DType::kF32, .m = d.m, .n = d.n, .k = d.k},
+                                 stream());
+      BRISK_CHECK(ran) << "cuBLASLt has no f32 GEMM algorithm for m " << d.m << " n " << d.n
+                       << " k " << d.k << " (x " << x.raw() << ", w " << w_f32.raw() << ", y "
+                       << y->raw() << ")";
+    }
+  }
+  if (bias != nullptr) {
+    cuda::LaunchAddBias(y->data<float>(), bias->data<float>(), d.m, d.n, stream());
+  }
+}
+
+void CudaBackend::RmsNorm(const Tensor& x, const Tensor& weight, float eps, Tensor* out) {
+  ScopedDevice guard(context_->device_index);
+  cuda::RowDims d = cuda::CheckRmsNormShapes(x, weight, *out);
+  if (d.rows == 0) return;
+  BRISK_CHECK_LE(d.dim, int64_t{0x7fffffff}) << "rms_norm dim";
+  cuda::LaunchRmsNorm({.x = x.data<float>(), .weight = weight.data<float>(),
+                       .out = out->data<float>(), .num_rows = d.rows,
+                       .hidden = static_cast<int>(d.dim), .eps = eps},
+                      stream());
+}
+
+void CudaBackend::AddRmsNorm(Tensor* residual, const Tensor& x, const Tensor& weight, float eps,
+                             Tensor* out) {
+  ScopedDevice guard(context_->device_index);
+  cuda::CheckSameShapeF32(*residual, x, *out);
+  cuda::RowDims d = cuda::CheckRmsNormShapes(*residual, weight, *out);
+  if (d.rows == 0) return;
+  BRISK_CHECK_LE(d.dim, int64_t{0x7fffffff}) << "add_rms_norm dim";
+  cuda::LaunchAddRmsNorm({.residual = residual->data<float>(), .x = x.data<float>(),
+                          .weight = weight.data<float>(), .out = out->data<float>(),
+                          .num_rows = d.rows, .hidden = static_cast<int>(d.dim), .eps = eps},
+                         stream());
+}
+
+void CudaBackend::Rope(Tensor* x, const Tensor& positions, const Tensor& cos_sin) {
+  ScopedDevice guard(context_->device_index);
+  cuda::RopeDims d = cuda::CheckRopeShapes(*x, positions, cos_sin);
+  cuda::LaunchRope({.x = x->data<float>(),
+                    .positions = positions.data<int32_t>(),
+                    .cos_sin = cos_sin.data<float>(),
+                    .num_tokens = d.num_tokens,
+                    .num_heads = d.num_heads,
+                    .head_dim = d.head_dim,
+                    .rotary_dim = d.rotary_dim,
+                    .max_positions = d.max_positions},
+                   stream());
+}
+
+void CudaBackend::SiluMul(const Tensor& gate, const Tensor& up, Tensor* out) {
+  ScopedDevice guard(context_->device_index);
+  cuda::CheckSameShapeF32(gate, up, *out);
+  cuda::LaunchSiluMul(gate.data<float>(), up.data<float>(), out->data<float>(), gate.numel(),
+                      stream());
+}
+
+void CudaBackend::Add(const Tensor& a, const Tensor& b, Tensor* out) {
+  ScopedDevice guard(context_->device_index);
+  cuda::CheckSameShapeF32(a, b, *out);
+  cuda::LaunchAdd(a.data<float>(), b.data<float>(), out->data<float>(), a.numel(), stream());
+}
+
+void CudaBackend::WriteKvCache(const Tensor& k, const Tensor& v, const Tensor& slot_mapping,
+                               Tensor* k_cache, Tensor* v_cache) {
+  ScopedDevice guard(context_->device_index);
+  cuda::KvCacheDims c = cuda::CheckWriteKvCacheShapes(k, v, slot_mapping, *k_cache, *v_cache);
+  cuda::LaunchWriteKvCache({.k = k.data<float>(),
+                            .v = v.data<float>(),
+                            .slot_mapping = slot_mapping.data<int32_t>(),
+                            .k_cache = k_cache->data<float>(),
+                            .v_cache = v_cache->data<float>(),
+                            .num_tokens = slot_mapping.dim(0),
+                            .token_elems = c.num_kv_heads * c.head_dim,
+                            .num_slots = c.num_blocks * c.block_size},
+                           stream());
+}
+
+void CudaBackend::PagedAttention(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
+                                 const AttentionMetadata& meta, const AttentionParams& params,
+                                 Tensor* out) {
+  ScopedDevice guard(context_->device_index);
+  cuda::AttentionDims d =
+      cuda::CheckPagedAttentionShapes(q, k_cache, v_cache, meta, params, *out);
+  cuda::LaunchPagedAttention({.q = q.data<float>(),
+                              .k_cache = k_cache.data<float>(),
+                              .v_cache = v_cache.data<float>(),
+                              .query_start_loc = meta.query_start_loc.data<int32_t>(),
+                              .context_lens = meta.context_lens.data<int32_t>(),
+                              .block_tables = meta.block_tables.data<int32_t>(),
+                              .out = out->data<float>(),
+                              .num_tokens = d.num_tokens,
+                              .num_heads = d.num_heads,
+                              .num_kv_heads = d.cache.num_kv_heads,
+                              .head_dim = d.head_dim,
+                              .num_seqs = d.num_seqs,
+                              .max_blocks_per_seq = d.max_blocks_per_seq,
+                              .num_blocks = d.cache.num_blocks,
+                              .block_size = d.cache.block_size,
+                              .scale = params.scale,
+                              .sliding_window = params.sliding_window},
+                             stream());
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Backend>> MakeCudaBackend(const CudaBackendOptions& options) {
+  absl::StatusOr<cuda::DeviceInfo> info = cuda::QueryDevice(options.device_index);
+  if (!info.ok()) {
+    if (absl::IsNotFound(info.status())) {
+      return absl::UnavailableError(
+          absl::StrCat("CUDA backend unavailable: ", info.status().message()));
+    }
+    return info.status();
+  }
+  auto context = std::make_shared<StreamContext>(options.device_index);
+  auto backend = std::make_unique<CudaBackend>(options, std::move(context));
+  BRISK_RETURN_IF_ERROR(backend->Init());
+  const bool bf16 = options.activations == CudaBackendOptions::Activations::kBf16;
+  BRISK_LOG(kInfo) << "cuda backend: device " << options.device_index << " "
+                   << cuda::DeviceInfoToString(*info)
+                   << " matmul_activations=" << (bf16 ? "bf16" : "f32");
+  return std::unique_ptr<Backend>(std::move(backend));
+}
+
+}  // namespace brisk::backend

@@ -1,0 +1,37 @@
+// The CUDA backend: runs the Backend ops (backend/backend.h) on one NVIDIA GPU. Ops are queued
+// on one CUDA stream per backend and return at once; ToHost and Synchronize wait for them.
+// Tensors it allocates live in device memory (Device::kCuda), come from the stream-ordered
+// allocator and are freed on the same stream when their last copy is gone, so they may outlive
+// the backend. This header includes no CUDA header: callers outside backend/cuda see only it.
+#pragma once
+
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "backend/backend.h"
+
+namespace brisk::backend {
+
+struct CudaBackendOptions {
+  // CUDA device ordinal.
+  int device_index = 0;
+  // Input precision of MatMul against bf16 weights. kF32 (default): exact f32 GEMM; bf16/f16
+  // weights are widened once into a cached f32 copy (twice the weight's bytes of extra device
+  // memory, held as long as the backend). kBf16: x is rounded to bf16 and the GEMM runs
+  // bf16 x bf16 with f32 accumulation and f32 output; f32 and f16 weights still take the f32
+  // path.
+  enum class Activations { kF32, kBf16 };
+  Activations activations = Activations::kF32;
+};
+
+// Creates a CUDA backend on `options.device_index` and logs the device and options.
+// Supports: MatMul and Embedding with f32, bf16 or f16 weights; every other op in f32;
+// PagedAttention with head_dim <= 256.
+// Errors: Unavailable when there is no CUDA device or usable driver; OutOfRange when the
+// ordinal is not a device; Internal when CUDA or cuBLASLt fails to initialize.
+// Thread-compatible: one caller at a time per instance. Device tensors passed to its ops must
+// come from this backend (Allocate / ToDevice); weights must not change after their first
+// MatMul (the widened copy is cached by device pointer).
+absl::StatusOr<std::unique_ptr<Backend>> MakeCudaBackend(const CudaBackendOptions& options = {});
+
+}  // namespace brisk::backend

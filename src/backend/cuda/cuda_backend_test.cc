@@ -1,0 +1,404 @@
+// End-to-end checks of the CUDA backend through the Backend interface: creation without a
+// device, memory and copies, a chain of ops queued without synchronization between them
+// against the reference backend, the widened-weight cache, unaligned views, the bf16-activation
+// GEMM, and attention at the head_dim limits. Per-op shape sweeps live in the conformance suite
+// (tests/conformance). Tests that need a GPU skip themselves without one.
+#include "backend/cuda/cuda_backend.h"
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "backend/cpu/reference/reference_backend.h"
+#include "backend/cuda/device.h"
+#include "gtest/gtest.h"
+
+namespace brisk::backend {
+namespace {
+
+using tensor::Device;
+using tensor::Shape;
+
+constexpr char kNoDeviceMessage[] =
+    "no CUDA device (GPU tests run on the device machine; CUDA issue)";
+
+bool HasDevice() { return cuda::QueryDevice(0).ok(); }
+
+Tensor RandomF32(const Shape& shape, float lo, float hi, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(lo, hi);
+  Tensor t = Tensor::Empty(DType::kF32, shape);
+  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = dist(rng);
+  return t;
+}
+
+// Uniform values in [-1, 1) stored as bf16 or f16.
+Tensor RandomHalf(DType dtype, const Shape& shape, uint32_t seed) {
+  Tensor values = RandomF32(shape, -1.0f, 1.0f, seed);
+  Tensor t = Tensor::Empty(dtype, shape);
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    const float v = values.data<float>()[i];
+    t.data<uint16_t>()[i] = dtype == DType::kBF16 ? tensor::F32ToBF16(v) : tensor::F32ToF16(v);
+  }
+  return t;
+}
+
+Tensor I32(const Shape& shape, const std::vector<int32_t>& values) {
+  Tensor t = Tensor::Empty(DType::kI32, shape);
+  EXPECT_EQ(static_cast<size_t>(t.numel()), values.size());
+  std::memcpy(t.raw(), values.data(), values.size() * sizeof(int32_t));
+  return t;
+}
+
+Tensor Clone(const Tensor& t) {
+  Tensor copy = Tensor::Empty(t.dtype(), t.shape());
+  if (t.size_bytes() > 0) std::memcpy(copy.raw(), t.raw(), static_cast<size_t>(t.size_bytes()));
+  return copy;
+}
+
+// Every element within tol · max(1, max|expected|); reports the worst element.
+testing::AssertionResult Close(const Tensor& actual, const Tensor& expected, double tol) {
+  if (actual.shape() != expected.shape()) {
+    return testing::AssertionFailure() << "shape " << tensor::ShapeToString(actual.shape())
+                                       << " vs " << tensor::ShapeToString(expected.shape());
+  }
+  double scale = 1.0;
+  for (int64_t i = 0; i < expected.numel(); ++i) {
+    scale = std::max(scale, std::fabs(static_cast<double>(expected.data<float>()[i])));
+  }
+  double worst = 0.0;
+  int64_t worst_index = -1;
+  for (int64_t i = 0; i < expected.numel(); ++i) {
+    const double error = std::fabs(static_cast<double>(actual.data<float>()[i]) -
+                                   static_cast<double>(expected.data<float>()[i]));
+    if (!(error <= worst) || std::isnan(error)) {  // NaN counts as the worst
+      worst = std::isnan(error) ? INFINITY : error;
+      worst_index = i;
+    }
+  }
+  if (worst <= tol * scale) return testing::AssertionSuccess();
+  return testing::AssertionFailure()
+         << "max error " << worst << " > " << tol * scale << " at flat index " << worst_index
+         << ": actual " << actual.data<float>()[worst_index] << " expected "
+         << expected.data<float>()[worst_index];
+}
+
+TEST(MakeCudaBackendTest, ReportsMissingDeviceOrBadOrdinal) {
+  absl::StatusOr<std::unique_ptr<Backend>> far = MakeCudaBackend({.device_index = 1 << 20});
+  ASSERT_FALSE(far.ok());
+  if (HasDevice()) {
+    EXPECT_EQ(far.status().code(), absl::StatusCode::kOutOfRange) << far.status();
+    absl::StatusOr<std::unique_ptr<Backend>> ok = MakeCudaBackend();
+    ASSERT_TRUE(ok.ok()) << ok.status();
+    EXPECT_EQ((*ok)->device(), Device::kCuda);
+    EXPECT_EQ((*ok)->name(), "cuda");
+  } else {
+    EXPECT_EQ(far.status().code(), absl::StatusCode::kUnavailable) << far.status();
+    absl::StatusOr<std::unique_ptr<Backend>> none = MakeCudaBackend();
+    ASSERT_FALSE(none.ok());
+    EXPECT_EQ(none.status().code(), absl::StatusCode::kUnavailable) << none.status();
+    EXPECT_NE(none.status().message().find("CUDA"), std::string::npos) << none.status();
+  }
+}
+
+class CudaBackendTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    if (!HasDevice()) {
+      GTEST_SKIP() << kNoDeviceMessage;
+    }
+    absl::StatusOr<std::unique_ptr<Backend>> b = MakeCudaBackend();
+    ASSERT_TRUE(b.ok()) << b.status();
+    cuda_ = std::move(*b);
+  }
+
+  std::unique_ptr<Backend> cuda_;
+  ReferenceBackend reference_;
+};
+
+TEST_F(CudaBackendTest, AllocateIsZeroFilledDeviceMemory) {
+  for (DType dtype : {DType::kF32, DType::kBF16, DType::kI32}) {
+    Tensor t = cuda_->Allocate(dtype, {3, 37});
+    EXPECT_EQ(t.device(), Device::kCuda);
+    Tensor host = cuda_->ToHost(t);
+    EXPECT_EQ(host.device(), Device::kCpu);
+    ASSERT_EQ(host.shape(), (Shape{3, 37}));
+    const auto* bytes = static_cast<const uint8_t*>(host.raw());
+    for (int64_t i = 0; i < host.size_bytes(); ++i) ASSERT_EQ(bytes[i], 0) << "byte " << i;
+  }
+  EXPECT_EQ(cuda_->ToHost(cuda_->Allocate(DType::kF32, {0, 5})).numel(), 0);
+}
+
+TEST_F(CudaBackendTest, CopiesRoundTripBitExact) {
+  Tensor f = RandomF32({5, 7}, -3.0f, 3.0f, 1);
+  f.data<float>()[3] = NAN;
+  const std::vector<Tensor> hosts = {f, RandomHalf(DType::kBF16, {129}, 2),
+                                     I32({4}, {-1, 0, 7, 1 << 30})};
+  for (const Tensor& host : hosts) {
+    Tensor device = cuda_->ToDevice(Clone(host));  // the source dies before the copy is awaited
+    EXPECT_EQ(device.device(), Device::kCuda);
+    Tensor back = cuda_->ToHost(device);
+    ASSERT_EQ(back.shape(), host.shape());
+    ASSERT_EQ(back.dtype(), host.dtype());
+    EXPECT_EQ(std::memcmp(back.raw(), host.raw(), static_cast<size_t>(host.size_bytes())), 0);
+  }
+}
+
+// One decoder layer's worth of ops on one stream with no synchronization until the end,
+// against the reference backend on the same inputs.
+TEST_F(CudaBackendTest, ChainedOpsMatchReference) {
+  const int64_t vocab = 50, hidden = 64, num_heads = 4, num_kv_heads = 2, head_dim = 16;
+  const int64_t block_size = 4, num_blocks = 6, ffn = 96;
+  const float eps = 1e-5f, scale = 0.25f;
+  // Two sequences: a 5-token prefill (context 5) and a decode step at context 9.
+  const std::vector<int32_t> ids = {3, 17, 49, 0, 8, 21};
+  const int64_t num_tokens = static_cast<int64_t>(ids.size());
+  const std::vector<int32_t> positions = {0, 1, 2, 3, 4, 8};
+  const std::vector<int32_t> slots = {20, 21, 22, 23, 4, 0};  // seq0 blocks 5,1; seq1 blocks 2,3,0
+  Tensor table = RandomHalf(DType::kBF16, {vocab, hidden}, 10);
+  Tensor norm_w = RandomF32({hidden}, 0.5f, 1.5f, 11);
+  Tensor w_qkv = RandomHalf(DType::kBF16, {(num_heads + 2 * num_kv_heads) * head_dim, hidden}, 12);
+  Tensor b_qkv = RandomF32({(num_heads + 2 * num_kv_heads) * head_dim}, -0.1f, 0.1f, 13);
+  Tensor w_o = RandomHalf(DType::kF16, {hidden, num_heads * head_dim}, 14);
+  Tensor w_up = RandomF32({2 * ffn, hidden}, -0.2f, 0.2f, 15);
+  Tensor cos_sin = RandomF32({16, head_dim}, -1.0f, 1.0f, 16);
+  // Sequence 1's first 8 cached tokens come from earlier steps.
+  Tensor k_cache = RandomF32({num_blocks, block_size, num_kv_heads, head_dim}, -1.0f, 1.0f, 17);
+  Tensor v_cache = RandomF32({num_blocks, block_size, num_kv_heads, head_dim}, -1.0f, 1.0f, 18);
+  const Tensor starts = I32({3}, {0, 5, 6});
+  const Tensor lens = I32({2}, {5, 9});
+  const Tensor tables = I32({2, 3}, {5, 1, -1, 2, 3, 0});
+
+  auto run = [&](Backend& b, auto to_device, auto to_host) {
+    Tensor x = b.Allocate(DType::kF32, {num_tokens, hidden});
+    b.Embedding(to_device(table), to_device(I32({num_tokens}, ids)), &x);
+    Tensor h = b.Allocate(DType::kF32, {num_tokens, hidden});
+    b.RmsNorm(x, to_device(norm_w), eps, &h);
+    Tensor qkv = b.Allocate(DType::kF32, {num_tokens, (num_heads + 2 * num_kv_heads) * head_dim});
+    Tensor bias = to_device(b_qkv);
+    b.MatMul(h, to_device(w_qkv), &bias, &qkv);
+    // Split q | k | v with host-side copies of the projection, as a model would with views.
+    Tensor qkv_host = to_host(qkv);
+    Tensor q = Tensor::Empty(DType::kF32, {num_tokens, num_heads, head_dim});
+    Tensor k = Tensor::Empty(DType::kF32, {num_tokens, num_kv_heads, head_dim});
+    Tensor v = Tensor::Empty(DType::kF32, {num_tokens, num_kv_heads, head_dim});
+    const int64_t row = (num_heads + 2 * num_kv_heads) * head_dim;
+    for (int64_t t = 0; t < num_tokens; ++t) {
+      const float* src = qkv_host.data<float>() + t * row;
+      std::memcpy(q.data<float>() + t * num_heads * head_dim, src, num_heads * head_dim * 4);
+      std::memcpy(k.data<float>() + t * num_kv_heads * head_dim, src + num_heads * head_dim,
+                  num_kv_heads * head_dim * 4);
+      std::memcpy(v.data<float>() + t * num_kv_heads * head_dim,
+                  src + (num_heads + num_kv_heads) * head_dim, num_kv_heads * head_dim * 4);
+    }
+    Tensor qd = to_device(q), kd = to_device(k), vd = to_device(v);
+    Tensor pos = to_device(I32({num_tokens}, positions)), cs = to_device(cos_sin);
+    b.Rope(&qd, pos, cs);
+    b.Rope(&kd, pos, cs);
+    Tensor kc = to_device(k_cache), vc = to_device(v_cache);
+    b.WriteKvCache(kd, vd, to_device(I32({num_tokens}, slots)), &kc, &vc);
+    AttentionMetadata meta{.query_start_loc = to_device(starts),
+                           .context_lens = to_device(lens),
+                           .block_tables = to_device(tables),
+                           .max_query_len = 5,
+                           .max_context_len = 9};
+    Tensor attn = b.Allocate(DType::kF32, {num_tokens, num_heads, head_dim});
+    b.PagedAttention(qd, kc, vc, meta, {.scale = scale, .sliding_window = 6}, &attn);
+    Tensor o = b.Allocate(DType::kF32, {num_tokens, hidden});
+    b.MatMul(attn.Reshape({num_tokens, num_heads * head_dim}), to_device(w_o), nullptr, &o);
+    Tensor normed = b.Allocate(DType::kF32, {num_tokens, hidden});
+    b.AddRmsNorm(&x, o, to_device(norm_w), eps, &normed);
+    Tensor gate_up = b.Allocate(DType::kF32, {num_tokens, 2 * ffn});
+    b.MatMul(normed, to_device(w_up), nullptr, &gate_up);
+    Tensor gate_up_host = to_host(gate_up);
+    Tensor gate = Tensor::Empty(DType::kF32, {num_tokens, ffn});
+    Tensor up = Tensor::Empty(DType::kF32, {num_tokens, ffn});
+    for (int64_t t = 0; t < num_tokens; ++t) {
+      std::memcpy(gate.data<float>() + t * ffn, gate_up_host.data<float>() + t * 2 * ffn, ffn * 4);
+      std::memcpy(up.data<float>() + t * ffn, gate_up_host.data<float>() + t * 2 * ffn + ffn,
+                  ffn * 4);
+    }
+    Tensor gd = to_device(gate), ud = to_device(up);
+    b.SiluMul(gd, ud, &gd);
+    Tensor sum = b.Allocate(DType::kF32, {num_tokens, ffn});
+    b.Add(gd, ud, &sum);
+    return std::vector<Tensor>{to_host(x), to_host(sum), to_host(kc), to_host(attn)};
+  };
+  std::vector<Tensor> expected =
+      run(reference_, [](const Tensor& t) { return Clone(t); }, [](const Tensor& t) { return t; });
+  std::vector<Tensor> actual = run(
+      *cuda_, [&](const Tensor& t) { return cuda_->ToDevice(t); },
+      [&](const Tensor& t) { return cuda_->ToHost(t); });
+  // f32 kernels against double-accumulating ones over sums of at most 128 terms of size ~1:
+  // errors of a few 1e-7 relative; 1e-5 leaves a wide margin and still catches any wrong index.
+  const char* names[] = {"residual", "silu_mul + add", "k_cache", "attention"};
+  for (size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_TRUE(Close(actual[i], expected[i], 1e-5)) << names[i];
+  }
+}
+
+// Weights allocated and dropped one after another may reuse device addresses; the widened-f32
+// cache must never hand out a previous weight's copy.
+TEST_F(CudaBackendTest, WidenedWeightCacheFollowsEachWeight) {
+  const int64_t m = 3, n = 17, k = 33;
+  Tensor x = RandomF32({m, k}, -1.0f, 1.0f, 20);
+  Tensor x_device = cuda_->ToDevice(x);
+  Tensor first_result;
+  for (uint32_t seed = 0; seed < 4; ++seed) {
+    for (DType dtype : {DType::kBF16, DType::kF16}) {
+      Tensor w = RandomHalf(dtype, {n, k}, 30 + seed);
+      Tensor expected = Tensor::Empty(DType::kF32, {m, n});
+      reference_.MatMul(x, w, nullptr, &expected);
+      Tensor w_device = cuda_->ToDevice(w);
+      for (int repeat = 0; repeat < 2; ++repeat) {
+        Tensor y = cuda_->Allocate(DType::kF32, {m, n});
+        cuda_->MatMul(x_device, w_device, nullptr, &y);
+        EXPECT_TRUE(Close(cuda_->ToHost(y), expected, 1e-5))
+            << tensor::DTypeName(dtype) << " seed " << seed << " repeat " << repeat;
+      }
+    }
+  }
+}
+
+// Views that start one row in: with odd k and n the pointers are 4-byte aligned only, which
+// cuBLASLt must be told about.
+TEST_F(CudaBackendTest, MatMulOnUnalignedViews) {
+  for (int64_t k : {1, 7, 129}) {
+    const int64_t m = 5, n = 13;
+    Tensor x_full = RandomF32({m + 1, k}, -1.0f, 1.0f, 40);
+    Tensor w_full = RandomF32({n + 1, k}, -1.0f, 1.0f, 41);
+    Tensor bias_full = RandomF32({n + 1}, -1.0f, 1.0f, 42);
+    Tensor expected = Tensor::Empty(DType::kF32, {m, n});
+    Tensor bias_host = bias_full.Slice(1, n + 1);
+    reference_.MatMul(x_full.Slice(1, m + 1), w_full.Slice(1, n + 1), &bias_host, &expected);
+
+    Tensor y_full = cuda_->Allocate(DType::kF32, {m * n + 1});
+    Tensor y = y_full.Slice(1, m * n + 1).Reshape({m, n});
+    Tensor bias = cuda_->ToDevice(bias_full).Slice(1, n + 1);
+    cuda_->MatMul(cuda_->ToDevice(x_full).Slice(1, m + 1), cuda_->ToDevice(w_full).Slice(1, n + 1),
+                  &bias, &y);
+    EXPECT_TRUE(Close(cuda_->ToHost(y), expected, 1e-5)) << "k " << k;
+    EXPECT_EQ(cuda_->ToHost(y_full).data<float>()[0], 0.0f) << "wrote before the view, k " << k;
+  }
+}
+
+// kBf16 activations: y must be the f32-accumulated product of bf16(x) and the bf16 weight.
+// Bound: any summation order of k products has error <= k·2^-24·Σ|x_p·w_p| (Higham, "Accuracy
+// and Stability of Numerical Algorithms", 2nd ed., eq. 3.5), plus one rounding for the bias.
+TEST(CudaBf16ActivationsTest, MatMulRoundsActivationsToBf16) {
+  if (!HasDevice()) {
+    GTEST_SKIP() << kNoDeviceMessage;
+  }
+  absl::StatusOr<std::unique_ptr<Backend>> made =
+      MakeCudaBackend({.activations = CudaBackendOptions::Activations::kBf16});
+  ASSERT_TRUE(made.ok()) << made.status();
+  Backend& cuda = **made;
+  EXPECT_EQ(cuda.name(), "cuda_bf16act");
+  struct Case {
+    int64_t m, n, k;
+  };
+  for (const Case& c : {Case{1, 1, 8}, Case{5, 7, 256}, Case{33, 64, 512}, Case{3, 13, 7}}) {
+    Tensor x = RandomF32({c.m, c.k}, -1.0f, 1.0f, 50);
+    Tensor w = RandomHalf(DType::kBF16, {c.n, c.k}, 51);
+    Tensor bias = RandomF32({c.n}, -1.0f, 1.0f, 52);
+    Tensor y = cuda.Allocate(DType::kF32, {c.m, c.n});
+    Tensor bias_device = cuda.ToDevice(bias);
+    cuda.MatMul(cuda.ToDevice(x), cuda.ToDevice(w), &bias_device, &y);
+    Tensor actual = cuda.ToHost(y);
+    int64_t num_differing_from_f32 = 0;
+    for (int64_t i = 0; i < c.m; ++i) {
+      for (int64_t j = 0; j < c.n; ++j) {
+        double rounded = bias.data<float>()[j], exact = rounded, magnitude = std::fabs(rounded);
+        for (int64_t p = 0; p < c.k; ++p) {
+          const double wv = tensor::BF16ToF32(w.data<uint16_t>()[j * c.k + p]);
+          const double xv = x.data<float>()[i * c.k + p];
+          rounded += tensor::BF16ToF32(tensor::F32ToBF16(x.data<float>()[i * c.k + p])) * wv;
+          exact += xv * wv;
+          magnitude += std::fabs(xv * wv);
+        }
+        const double bound = static_cast<double>(c.k + 2) * std::ldexp(1.0, -24) * magnitude;
+        const double got = actual.data<float>()[i * c.n + j];
+        // Odd k may have no bf16 cuBLASLt algorithm; the backend then computes in f32.
+        const bool is_bf16 = std::fabs(got - rounded) <= bound;
+        EXPECT_TRUE(is_bf16 || (c.k % 8 != 0 && std::fabs(got - exact) <= bound))
+            << "m" << c.m << " n" << c.n << " k" << c.k << " at (" << i << ", " << j << "): got "
+            << got << ", bf16 product " << rounded << ", f32 product " << exact << ", bound "
+            << bound;
+        num_differing_from_f32 += std::fabs(got - exact) > bound;
+      }
+    }
+    // With k >= 256 random products, rounding x to bf16 visibly moves some outputs.
+    if (c.k >= 256) {
+      EXPECT_GT(num_differing_from_f32, 0) << "x was not rounded, k " << c.k;
+    }
+  }
+}
+
+// Attention at the head_dim limits (1 and 256), GQA, a window, and contexts longer than one
+// kernel tile, against the reference.
+TEST_F(CudaBackendTest, PagedAttentionAtHeadDimLimits) {
+  for (int64_t head_dim : {1, 256}) {
+    const int64_t num_heads = 6, num_kv_heads = 3, block_size = 16, num_blocks = 12;
+    for (int window : {0, 40}) {
+      // Sequence 0: decode at context 100; sequence 1: 9 queries ending at context 70.
+      Tensor q = RandomF32({10, num_heads, head_dim}, -3.0f, 3.0f, 60);
+      Tensor k_cache = RandomF32({num_blocks, block_size, num_kv_heads, head_dim}, -1, 1, 61);
+      Tensor v_cache = RandomF32({num_blocks, block_size, num_kv_heads, head_dim}, -1, 1, 62);
+      const Tensor starts = I32({3}, {0, 1, 10});
+      const Tensor lens = I32({2}, {100, 70});
+      const Tensor tables =
+          I32({2, 7}, {11, 0, 9, 2, 7, 4, 6, 1, 3, 5, 8, 10, -1, -1});
+      const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+      AttentionMetadata host_meta{.query_start_loc = starts,
+                                  .context_lens = lens,
+                                  .block_tables = tables,
+                                  .max_query_len = 9,
+                                  .max_context_len = 100};
+      Tensor expected = Tensor::Empty(DType::kF32, q.shape());
+      reference_.PagedAttention(q, k_cache, v_cache, host_meta,
+                                {.scale = scale, .sliding_window = window}, &expected);
+      AttentionMetadata meta{.query_start_loc = cuda_->ToDevice(starts),
+                             .context_lens = cuda_->ToDevice(lens),
+                             .block_tables = cuda_->ToDevice(tables),
+                             .max_query_len = 9,
+                             .max_context_len = 100};
+      Tensor out = cuda_->Allocate(DType::kF32, q.shape());
+      cuda_->PagedAttention(cuda_->ToDevice(q), cuda_->ToDevice(k_cache),
+                            cuda_->ToDevice(v_cache), meta,
+                            {.scale = scale, .sliding_window = window}, &out);
+      EXPECT_TRUE(Close(cuda_->ToHost(out), expected, 1e-5))
+          << "head_dim " << head_dim << " window " << window;
+    }
+  }
+}
+
+// Mistakes fail loudly: a host tensor passed to an op is named on the host; a bad index found
+// on the device traps the kernel and the next synchronizing call says so (the kernel's own
+// message goes to stdout, where device printf writes).
+TEST(CudaBackendDeathTest, MisuseFailsWithAClearMessage) {
+  if (!HasDevice()) {
+    GTEST_SKIP() << kNoDeviceMessage;
+  }
+  GTEST_FLAG_SET(death_test_style, "threadsafe");  // the child starts CUDA afresh
+  EXPECT_DEATH(
+      {
+        std::unique_ptr<Backend> cuda = *MakeCudaBackend();
+        Tensor out = cuda->Allocate(DType::kF32, {2, 3});
+        cuda->Add(RandomF32({2, 3}, -1, 1, 1), out, &out);
+      },
+      "a is a host tensor");
+  EXPECT_DEATH(
+      {
+        std::unique_ptr<Backend> cuda = *MakeCudaBackend();
+        Tensor out = cuda->Allocate(DType::kF32, {1, 3});
+        cuda->Embedding(cuda->ToDevice(RandomF32({5, 3}, -1, 1, 2)),
+                        cuda->ToDevice(I32({1}, {99})), &out);
+        cuda->ToHost(out);
+      },
+      "ToHost: an op queued earlier failed on the device");
+}
+
+}  // namespace
+}  // namespace brisk::backend

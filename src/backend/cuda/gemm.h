@@ -1,0 +1,57 @@
+// cuBLASLt wrapper for the one GEMM shape of the decoder: row-major y = x · wᵀ with f32
+// output and f32 accumulation (CUBLAS_COMPUTE_32F: no TF32). Inputs are both f32 or both bf16.
+//
+// cuBLASLt is column-major; a row-major [r, c] matrix is the column-major [c, r] matrix with
+// leading dimension c. So with row-major x [m, k], w [n, k], y [m, n]:
+//   y_cm [n, m] (ld n) = op(A) · op(B) with A = w_cm [k, n] (ld k), op(A) = Aᵀ  (transa = T)
+//                                         B = x_cm [k, m] (ld k), op(B) = B   (transb = N)
+// i.e. cuBLAS dimensions M = n, N = m, K = k.
+#pragma once
+
+#include <cublasLt.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "absl/status/status.h"
+#include "tensor/dtype.h"
+
+namespace brisk::backend::cuda {
+
+struct GemmArgs {
+  const void* x = nullptr;  // [m, k] row-major device, input_dtype
+  const void* w = nullptr;  // [n, k] row-major device, input_dtype
+  float* y = nullptr;       // [m, n] row-major device
+  tensor::DType input_dtype = tensor::DType::kF32;  // f32 or bf16
+  int64_t m = 0;
+  int64_t n = 0;
+  int64_t k = 0;
+};
+
+// One cuBLASLt handle and its workspace. Thread-compatible: one caller at a time.
+class LtGemm {
+ public:
+  LtGemm() = default;
+  ~LtGemm();
+  LtGemm(const LtGemm&) = delete;
+  LtGemm& operator=(const LtGemm&) = delete;
+
+  // Creates the handle; call once before Run. `workspace` is device memory of `workspace_bytes`
+  // owned by the caller and kept alive as long as this object.
+  // Errors: Internal when cuBLASLt cannot be initialized.
+  absl::Status Init(void* workspace, size_t workspace_bytes);
+
+  // Queues y = x · wᵀ on `stream`. Pointers may have any alignment of their element type and
+  // m, n, k any positive size. Returns false, queuing nothing, when cuBLASLt has no algorithm
+  // for the combination (possible for bf16 inputs with odd k); any other cuBLASLt failure is
+  // fatal with a message naming the shape.
+  // REQUIRES: m, n, k > 0; input_dtype f32 or bf16.
+  bool Run(const GemmArgs& args, cudaStream_t stream);
+
+ private:
+  cublasLtHandle_t handle_ = nullptr;
+  void* workspace_ = nullptr;
+  size_t workspace_bytes_ = 0;
+};
+
+}  // namespace brisk::backend::cuda

@@ -1,0 +1,70 @@
+// Device-side helpers shared by the kernels of this folder: warp and block sums, launch-size
+// arithmetic, and BRISK_DEVICE_CHECK, which turns a bad index read from device memory (a token
+// id, position, slot or block id the host never saw) into a printed message and a trapped
+// kernel, so the next synchronizing call fails with cudaErrorLaunchFailure instead of the op
+// silently reading or writing out of bounds.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <cstdio>
+
+namespace brisk::backend::cuda {
+
+inline constexpr int kWarpSize = 32;
+inline constexpr unsigned kFullWarpMask = 0xffffffffu;
+// Threads per block of the flat (grid-stride) kernels: a common choice that fills an SM with
+// 8 warps per block and leaves room for several blocks per SM.
+inline constexpr int kFlatThreads = 256;
+// Grid cap of the flat kernels: enough blocks to fill any current GPU many times over; the
+// grid-stride loop covers the rest.
+inline constexpr int64_t kFlatMaxBlocks = 65536;
+
+// Blocks for a grid-stride kernel over `num_elements` with kFlatThreads threads.
+// REQUIRES: num_elements > 0.
+inline unsigned FlatBlocks(int64_t num_elements) {
+  const int64_t blocks = (num_elements + kFlatThreads - 1) / kFlatThreads;
+  return static_cast<unsigned>(blocks < kFlatMaxBlocks ? blocks : kFlatMaxBlocks);
+}
+
+__device__ inline float WarpSum(float value) {
+  for (int offset = kWarpSize / 2; offset > 0; offset /= 2) {
+    value += __shfl_xor_sync(kFullWarpMask, value, offset);
+  }
+  return value;
+}
+
+// Sum of `value` over the block, returned to every thread. Its shared memory is static, so a
+// kernel that calls it twice needs a __syncthreads() between the calls.
+// REQUIRES: blockDim.x is a multiple of 32 and at most 1024; every thread of the block calls it.
+__device__ inline float BlockSum(float value) {
+  __shared__ float warp_sums[kWarpSize];
+  __shared__ float total;
+  const int lane = threadIdx.x % kWarpSize;
+  const int warp = threadIdx.x / kWarpSize;
+  value = WarpSum(value);
+  if (lane == 0) warp_sums[warp] = value;
+  __syncthreads();
+  if (warp == 0) {
+    const int num_warps = blockDim.x / kWarpSize;
+    value = WarpSum(lane < num_warps ? warp_sums[lane] : 0.0f);
+    if (lane == 0) total = value;
+  }
+  __syncthreads();
+  return total;
+}
+
+}  // namespace brisk::backend::cuda
+
+// Device-side invariant check: prints one line with the kernel's message (`format` must be a
+// string literal, with at least one argument) and traps. For index contents the host cannot
+// check without a copy; always on. Device printf writes to stdout.
+#define BRISK_DEVICE_CHECK(condition, format, ...)                                            \
+  do {                                                                                        \
+    if (!(condition)) {                                                                       \
+      printf("%s:%d: BRISK_DEVICE_CHECK failed: %s: " format "\n", __FILE__, __LINE__,        \
+             #condition, __VA_ARGS__);                                                        \
+      __trap();                                                                               \
+    }                                                                                         \
+  } while (false)
