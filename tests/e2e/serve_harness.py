@@ -63,6 +63,9 @@ def _die_with_parent():
         pass
 
 
+# Flags added to every server this suite starts (serve_test.py's extra arguments).
+SERVER_FLAGS = []
+
 class Server:
     """One `brisk serve` process on 127.0.0.1 and an ephemeral port."""
 
@@ -70,7 +73,7 @@ class Server:
         # One model thread: on a busy 2-core machine a spinning thread pool slows down many
         # times over, and these checks are about behaviour, not speed.
         self.args = [binary, "serve", "--host", "127.0.0.1", "--port", "0", "--threads", "1",
-                     "--model", os.path.join(src, "models", MODEL), *args]
+                     "--model", os.path.join(src, "models", MODEL), *SERVER_FLAGS, *args]
         self.proc = None
         self.port = None
         self.stderr_tail = collections.deque(maxlen=200)

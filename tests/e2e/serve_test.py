@@ -23,6 +23,7 @@ import traceback
 
 from serve_dedicated import (test_api_keys, test_two_models, test_body_limit, test_preemption, test_queue_limit,
                              test_small_budget_server)
+import serve_harness
 from serve_harness import (BLOCK, CHECKS, MODEL, VOCAB, Server, chat_body, greedy_ids_requests,
                            ids_prompt, joined_stream, metric, metrics_of, parallel, post,
                            preemption_requests, raw_post_bytes, raw_socket, request, stream,
@@ -598,10 +599,12 @@ def run_step(name, fn, *args):
 
 
 def main():
-    if len(sys.argv) != 3:
-        print("usage: serve_test.py BRISK_BINARY SOURCE_DIR", file=sys.stderr)
+    if len(sys.argv) < 3:
+        print("usage: serve_test.py BRISK_BINARY SOURCE_DIR [SERVER_FLAG...]\n"
+              "  SERVER_FLAGs are added to every server, e.g. --device cuda", file=sys.stderr)
         return 2
     binary, src = sys.argv[1], sys.argv[2]
+    serve_harness.SERVER_FLAGS.extend(sys.argv[3:])
     # A SIGTERM (a CTest timeout) unwinds through the finally blocks that stop the servers.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     t0 = time.monotonic()
