@@ -188,6 +188,10 @@ int main(int argc, char** argv) {
                         "queued requests per model beyond which new ones get 429")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  serve_cmd->add_option("--max-model-len", serve.max_model_len,
+                        "prompt + output tokens per request at most (default: the model's "
+                        "context); lower it when the KV cache cannot hold a full context")
+      ->check(CLI::NonNegativeNumber);
   serve_cmd->add_flag("--disable-prefix-caching", serve.disable_prefix_caching,
                       "do not reuse the KV blocks of earlier requests with the same prefix");
   serve_cmd->add_option("--api-keys", serve.api_keys_file,

@@ -48,6 +48,7 @@ absl::StatusOr<api::ServedModel> LoadServed(const ServeOptions& options, const s
       .max_num_batched_tokens = options.max_num_batched_tokens,
       .max_num_seqs = options.max_num_seqs,
       .max_waiting = options.max_waiting,
+      .max_model_len = options.max_model_len,
       .prefix_caching = options.disable_prefix_caching ? kvcache::PrefixCaching::kDisabled
                                                        : kvcache::PrefixCaching::kEnabled};
   BRISK_ASSIGN_OR_RETURN(out.engine,

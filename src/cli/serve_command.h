@@ -18,6 +18,7 @@ struct ServeOptions {
   int max_num_batched_tokens = 512;
   int max_num_seqs = 64;
   int max_waiting = 256;
+  int max_model_len = 0;  // 0: each model's own context
   bool disable_prefix_caching = false;
   std::string api_keys_file;  // empty: no authentication
   int64_t max_body_bytes = int64_t{16} << 20;

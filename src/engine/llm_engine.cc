@@ -40,6 +40,12 @@ FinishReason ToEngineReason(scheduler::FinishReason r) {
 
 double Seconds(int64_t micros) { return static_cast<double>(micros) * 1e-6; }
 
+// The context the engine serves: the model's, or less when the options cap it.
+int MaxModelLen(const models::DecoderModel& model, const LlmEngineOptions& options) {
+  const int model_len = model.config().max_position_embeddings;
+  return options.max_model_len > 0 ? std::min(options.max_model_len, model_len) : model_len;
+}
+
 }  // namespace
 
 struct LlmEngine::Live {
@@ -65,17 +71,20 @@ absl::StatusOr<std::unique_ptr<LlmEngine>> LlmEngine::Create(models::DecoderMode
         ", max_num_batched_tokens ", options.max_num_batched_tokens, ", max_num_seqs ",
         options.max_num_seqs, ", max_waiting ", options.max_waiting));
   }
-  const auto& c = model->config();
+  const int max_len = MaxModelLen(*model, options);
+  if (options.max_model_len < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("max_model_len is ", options.max_model_len,
+                                                   "; use 0 for the model's context"));
+  }
   const int64_t block_bytes = model->KvBytesPerToken() * options.block_size;
-  const int64_t blocks_for_context =
-      (c.max_position_embeddings + options.block_size - 1) / options.block_size;
+  const int64_t blocks_for_context = (max_len + options.block_size - 1) / options.block_size;
   const int64_t num_blocks = options.kv_cache_bytes / block_bytes;
   if (num_blocks < blocks_for_context) {
     return absl::InvalidArgumentError(absl::StrCat(
         "KV cache memory of ", options.kv_cache_bytes >> 20, " MiB holds ", num_blocks,
         " blocks of ", options.block_size, " tokens, less than one full-context sequence (",
-        c.max_position_embeddings, " tokens need ", blocks_for_context * block_bytes >> 20,
-        " MiB); raise the KV cache memory"));
+        max_len, " tokens need ", blocks_for_context * block_bytes >> 20,
+        " MiB); raise the KV cache memory or lower the maximum model length"));
   }
   // Memory beyond what max_num_seqs full-context sequences can use is not allocated.
   const int64_t cap = blocks_for_context * options.max_num_seqs;
@@ -89,7 +98,7 @@ LlmEngine::LlmEngine(models::DecoderModel* model, const LlmEngineOptions& option
       options_(options),
       num_kv_blocks_(num_kv_blocks),
       info_{.model_name = options.model_name,
-            .max_model_len = model->config().max_position_embeddings,
+            .max_model_len = MaxModelLen(*model, options),
             .vocab_size = model->config().vocab_size,
             .max_waiting = options.max_waiting},
       on_step_(std::move(on_step)),

@@ -38,6 +38,9 @@ struct LlmEngineOptions {
   int max_num_batched_tokens = 512;
   int max_num_seqs = 64;   // requests in one batch at most
   int max_waiting = 256;   // queued (not yet running) requests before Submit answers 429
+  // Prompt + output tokens at most; 0: the model's max_position_embeddings. Lower it to serve a
+  // long-context model from a KV cache that cannot hold its whole context.
+  int max_model_len = 0;
   kvcache::PrefixCaching prefix_caching = kvcache::PrefixCaching::kEnabled;
 };
 

@@ -277,6 +277,13 @@ TEST_F(LlmEngineTest, RefusesBadRequestsWithTheNumbers) {
   EXPECT_EQ(engine->Submit(bad_temp, nullptr).status().code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_FALSE(LlmEngine::Create(model_.get(), {.block_size = 4, .kv_cache_bytes = 1024}).ok());
+
+  // A capped context: 64 of the model's 128 tokens, checked and reported.
+  auto capped = MakeEngine({.block_size = 4, .kv_cache_bytes = 4 << 20, .max_model_len = 64});
+  EXPECT_EQ(capped->info().max_model_len, 64);
+  auto over = capped->Submit(Greedy(std::vector<int32_t>(60, 1), 5), nullptr);
+  EXPECT_THAT(over.status().message(), ::testing::HasSubstr("64 tokens"));
+  EXPECT_TRUE(capped->Submit(Greedy(std::vector<int32_t>(60, 1), 4), nullptr).ok());
 }
 
 TEST_F(LlmEngineTest, FullQueueAnswersResourceExhaustedAndShutdownFinishesEverything) {

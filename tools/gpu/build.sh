@@ -181,6 +181,9 @@ cmake_args=(
   -DBoost_ROOT="$prefix/usr"
   -DBoost_NO_SYSTEM_PATHS=ON
   -DCMAKE_CXX_FLAGS="$arch_include"
+  # RPATH rather than RUNPATH: it also applies to the libraries' own dependencies (libabsl_*
+  # needing other libabsl_*), so the programs run, and gtest discovery lists them, unaided.
+  -DCMAKE_EXE_LINKER_FLAGS="-Wl,--disable-new-dtags"
 )
 if [ "$cuda" = ON ]; then
   cmake_args+=(-DCMAKE_CUDA_ARCHITECTURES="$cuda_arch" -DCMAKE_CUDA_COMPILER="$nvcc"
@@ -240,7 +243,8 @@ say "wrote $build_dir/env.sh"
 say "building ${targets[*]} with -j$jobs"
 trap - ERR
 set +e
-cmake --build "$build_dir" -j "$jobs" --target "${targets[@]}" 2>&1 | tee "$build_dir/build.log"
+LD_LIBRARY_PATH="$runtime_dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+  cmake --build "$build_dir" -j "$jobs" --target "${targets[@]}" 2>&1 | tee "$build_dir/build.log"
 rc=${PIPESTATUS[0]}
 set -e
 trap 'on_err "$LINENO" "$BASH_COMMAND"' ERR

@@ -1,14 +1,12 @@
-// Paged attention kernel, the simple correct version: one thread block per (query row, head).
+// Paged attention kernel: one thread block per (query row, head), its 8 warps splitting the
+// row's visible keys [first, pos] between them.
 //
-// The block walks the row's visible keys [first, pos] in tiles of kTileTokens. For each tile:
-//   1. each warp computes the scores q·k·scale of some of the tile's keys (lanes split the
-//      features, a warp shuffle sums them) into shared memory;
-//   2. every thread takes the tile's maximum, the new running maximum m' = max(m, tile max)
-//      and the rescale factor exp(m - m');
-//   3. the first threads turn scores into p = exp(score - m') in shared memory;
-//   4. every thread rescales its running sum and its (at most two) output features and adds
-//      the tile's p and p·v.
-// Running maximum, sum and outputs stay in f32 registers; the row's output is acc / sum.
+// Each warp keeps its own online softmax over its keys (running maximum m, sum l of
+// exp(score - m), and acc = sum of exp(score - m) * v over the features its lanes own): per key
+// one warp-shuffle dot product and no block-wide barrier, so the keys of a long context are
+// walked 8 at a time. At the end the warps' states are merged with the usual rescaling:
+//   M = max_w m_w,  out = sum_w acc_w exp(m_w - M) / sum_w l_w exp(m_w - M).
+// Everything is f32; the merge order is fixed, so results are deterministic.
 #include "backend/cuda/attention.cuh"
 
 #include <cmath>
@@ -20,12 +18,11 @@
 namespace brisk::backend::cuda {
 namespace {
 
-// 4 warps: 128 threads own up to 256 features at two per thread.
-constexpr int kThreads = 128;
+// 8 warps. Each warp walks its own keys (t = first + warp, first + warp + 8, ...) with its own
+// online-softmax state; the lanes split the head's features, kFeaturesPerLane each.
+constexpr int kThreads = 256;
 constexpr int kNumWarps = kThreads / kWarpSize;
-constexpr int kFeaturesPerThread = kMaxAttentionHeadDim / kThreads;
-// Keys per tile: 8 scores per warp per tile, and one p per thread of the first warp.
-constexpr int kTileTokens = 32;
+constexpr int kFeaturesPerLane = kMaxAttentionHeadDim / kWarpSize;
 
 // The sequence that owns query row `row`: the last s with query_start_loc[s] <= row (sequences
 // with no query rows share their start with the next one and are skipped this way).
@@ -47,8 +44,9 @@ __device__ int64_t FindSequence(const int32_t* query_start_loc, int64_t num_seqs
 __global__ void __launch_bounds__(kThreads)
     PagedAttentionKernel(PagedAttentionArgs args) {
   __shared__ float q_shared[kMaxAttentionHeadDim];
-  __shared__ float scores[kTileTokens];
-  __shared__ float probs[kTileTokens];
+  __shared__ float warp_max[kNumWarps];
+  __shared__ float warp_sum[kNumWarps];
+  __shared__ float warp_acc[kNumWarps][kMaxAttentionHeadDim];
 
   const int64_t row = blockIdx.x;
   const int64_t head = blockIdx.y;
@@ -87,51 +85,65 @@ __global__ void __launch_bounds__(kThreads)
   const float* q_row = args.q + (row * args.num_heads + head) * head_dim;
   for (int64_t i = threadIdx.x; i < head_dim; i += kThreads) q_shared[i] = q_row[i];
   __syncthreads();
-
-  float running_max = -INFINITY;
-  float running_sum = 0.0f;
-  float acc[kFeaturesPerThread] = {};
-  for (int64_t tile_start = first; tile_start <= pos; tile_start += kTileTokens) {
-    const int tile_len = static_cast<int>(pos - tile_start + 1 < kTileTokens ? pos - tile_start + 1
-                                                                             : kTileTokens);
-    // 1. Scores.
-    for (int j = warp; j < tile_len; j += kNumWarps) {
-      const float* k = args.k_cache + cache_offset(tile_start + j);
-      float partial = 0.0f;
-      for (int64_t i = lane; i < head_dim; i += kWarpSize) partial += q_shared[i] * k[i];
-      const float dot = WarpSum(partial);
-      if (lane == 0) scores[j] = dot * args.scale;
-    }
-    __syncthreads();
-    // 2. New running maximum (every thread computes the same value).
-    float tile_max = -INFINITY;
-    for (int j = 0; j < tile_len; ++j) tile_max = fmaxf(tile_max, scores[j]);
-    const float new_max = fmaxf(running_max, tile_max);
-    // 3. Probabilities of the tile, relative to the new maximum.
-    if (threadIdx.x < tile_len) probs[threadIdx.x] = expf(scores[threadIdx.x] - new_max);
-    __syncthreads();
-    // 4. Rescale and accumulate. exp(-inf - finite) = 0 on the first tile, where acc and sum
-    // are still 0.
-    const float rescale = expf(running_max - new_max);
-    running_sum *= rescale;
-    for (int j = 0; j < tile_len; ++j) running_sum += probs[j];
-    for (int f = 0; f < kFeaturesPerThread; ++f) {
-      const int64_t i = threadIdx.x + static_cast<int64_t>(f) * kThreads;
-      if (i >= head_dim) break;
-      float value = acc[f] * rescale;
-      for (int j = 0; j < tile_len; ++j) {
-        value += probs[j] * args.v_cache[cache_offset(tile_start + j) + i];
-      }
-      acc[f] = value;
-    }
-    running_max = new_max;
-    __syncthreads();  // scores and probs are rewritten by the next tile
+  float q[kFeaturesPerLane];
+#pragma unroll
+  for (int f = 0; f < kFeaturesPerLane; ++f) {
+    const int64_t i = lane + f * kWarpSize;
+    q[f] = i < head_dim ? q_shared[i] : 0.0f;
   }
 
+  // This warp's keys: an online softmax without any block-wide barrier.
+  float running_max = -INFINITY;
+  float running_sum = 0.0f;
+  float acc[kFeaturesPerLane] = {};
+  for (int64_t t = first + warp; t <= pos; t += kNumWarps) {
+    const int64_t offset = cache_offset(t);
+    const float* k = args.k_cache + offset;
+    const float* v = args.v_cache + offset;
+    float partial = 0.0f;
+#pragma unroll
+    for (int f = 0; f < kFeaturesPerLane; ++f) {
+      const int64_t i = lane + f * kWarpSize;
+      if (i < head_dim) partial += q[f] * k[i];
+    }
+    const float score = WarpSum(partial) * args.scale;  // the same in every lane
+    const float new_max = fmaxf(running_max, score);
+    const float rescale = expf(running_max - new_max);  // 0 on the warp's first key
+    const float p = expf(score - new_max);
+    running_sum = running_sum * rescale + p;
+#pragma unroll
+    for (int f = 0; f < kFeaturesPerLane; ++f) {
+      const int64_t i = lane + f * kWarpSize;
+      if (i < head_dim) acc[f] = acc[f] * rescale + p * v[i];
+    }
+    running_max = new_max;
+  }
+
+  // Merge the warps: each state is (max m_w, sum l_w, acc_w) relative to its own maximum.
+  if (lane == 0) {
+    warp_max[warp] = running_max;
+    warp_sum[warp] = running_sum;
+  }
+#pragma unroll
+  for (int f = 0; f < kFeaturesPerLane; ++f) {
+    const int64_t i = lane + f * kWarpSize;
+    if (i < head_dim) warp_acc[warp][i] = acc[f];
+  }
+  __syncthreads();
+  float block_max = -INFINITY;
+  for (int w = 0; w < kNumWarps; ++w) block_max = fmaxf(block_max, warp_max[w]);
+  float total = 0.0f;
+  for (int w = 0; w < kNumWarps; ++w) {
+    // A warp without keys has max -inf and sum 0: its weight exp(-inf - finite) is 0.
+    total += warp_sum[w] * expf(warp_max[w] - block_max);
+  }
   float* out_row = args.out + (row * args.num_heads + head) * head_dim;
-  for (int f = 0; f < kFeaturesPerThread; ++f) {
-    const int64_t i = threadIdx.x + static_cast<int64_t>(f) * kThreads;
-    if (i < head_dim) out_row[i] = acc[f] / running_sum;
+  for (int64_t i = threadIdx.x; i < head_dim; i += kThreads) {
+    float value = 0.0f;
+    for (int w = 0; w < kNumWarps; ++w) {
+      if (warp_sum[w] > 0.0f) value += warp_acc[w][i] * expf(warp_max[w] - block_max);
+    }
+    out_row[i] = value / total;
   }
 }
 

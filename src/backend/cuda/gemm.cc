@@ -1,5 +1,5 @@
-// cuBLASLt GEMM (gemm.h). Descriptors are created per call: simple and correct first; caching
-// them per shape is a later optimization.
+// cuBLASLt GEMM (gemm.h). Descriptors and the chosen algorithm are built once per shape and
+// alignment (a Plan) and reused by every later call with the same key.
 #include "backend/cuda/gemm.h"
 
 #include <cstdio>
@@ -63,6 +63,13 @@ struct Descriptors {
 
 }  // namespace
 
+// The descriptors and algorithm of one PlanKey; `supported` is false when cuBLASLt has none.
+struct LtGemm::Plan {
+  Descriptors d;
+  cublasLtMatmulAlgo_t algo{};
+  bool supported = false;
+};
+
 absl::Status LtGemm::Init(void* workspace, size_t workspace_bytes) {
   BRISK_CHECK(handle_ == nullptr) << "LtGemm::Init called twice";
   const cublasStatus_t status = cublasLtCreate(&handle_);
@@ -77,23 +84,26 @@ absl::Status LtGemm::Init(void* workspace, size_t workspace_bytes) {
   return absl::OkStatus();
 }
 
+LtGemm::LtGemm() = default;  // here, where Plan is complete
+
 LtGemm::~LtGemm() {
   if (handle_ != nullptr) cublasLtDestroy(handle_);
 }
 
-bool LtGemm::Run(const GemmArgs& args, cudaStream_t stream) {
-  BRISK_CHECK(handle_ != nullptr) << "LtGemm used before Init";
-  BRISK_CHECK(args.m > 0 && args.n > 0 && args.k > 0)
-      << "gemm m " << args.m << " n " << args.n << " k " << args.k;
-  BRISK_CHECK(args.input_dtype == tensor::DType::kF32 || args.input_dtype == tensor::DType::kBF16)
-      << "gemm input " << tensor::DTypeName(args.input_dtype);
+const LtGemm::Plan* LtGemm::FindOrBuildPlan(const GemmArgs& args) {
+  const uint32_t align_a = AlignmentBytes(args.w);
+  const uint32_t align_b = AlignmentBytes(args.x);
+  const uint32_t align_c = AlignmentBytes(args.y);
+  const PlanKey key{args.m, args.n, args.k, args.input_dtype, align_a, align_b, align_c};
+  if (auto it = plans_.find(key); it != plans_.end()) return it->second.get();
+  auto plan = std::make_unique<Plan>();
+  Descriptors& d = plan->d;
   const cudaDataType_t input_type =
       args.input_dtype == tensor::DType::kF32 ? CUDA_R_32F : CUDA_R_16BF;
   const uint64_t m = static_cast<uint64_t>(args.m);
   const uint64_t n = static_cast<uint64_t>(args.n);
   const uint64_t k = static_cast<uint64_t>(args.k);
 
-  Descriptors d;
   BRISK_CUBLAS_CHECK(cublasLtMatmulDescCreate(&d.op, CUBLAS_COMPUTE_32F, CUDA_R_32F), &args);
   const cublasOperation_t transa = CUBLAS_OP_T;
   const cublasOperation_t transb = CUBLAS_OP_N;
@@ -114,9 +124,6 @@ bool LtGemm::Run(const GemmArgs& args, cudaStream_t stream) {
       cublasLtMatmulPreferenceSetAttribute(d.preference, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
                                            &workspace_bytes, sizeof(workspace_bytes)),
       &args);
-  const uint32_t align_a = AlignmentBytes(args.w);
-  const uint32_t align_b = AlignmentBytes(args.x);
-  const uint32_t align_c = AlignmentBytes(args.y);
   BRISK_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
                          d.preference, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &align_a,
                          sizeof(align_a)),
@@ -138,16 +145,28 @@ bool LtGemm::Run(const GemmArgs& args, cudaStream_t stream) {
   int num_results = 0;
   const cublasStatus_t heuristic_status = cublasLtMatmulAlgoGetHeuristic(
       handle_, d.op, d.a, d.b, d.c, d.c, d.preference, 1, &heuristic, &num_results);
-  if (heuristic_status == CUBLAS_STATUS_NOT_SUPPORTED || num_results == 0 ||
-      heuristic.state != CUBLAS_STATUS_SUCCESS) {
-    return false;
+  plan->supported = heuristic_status != CUBLAS_STATUS_NOT_SUPPORTED && num_results > 0 &&
+                    heuristic.state == CUBLAS_STATUS_SUCCESS;
+  if (plan->supported) {
+    BRISK_CUBLAS_CHECK(heuristic_status, &args);
+    plan->algo = heuristic.algo;
   }
-  BRISK_CUBLAS_CHECK(heuristic_status, &args);
+  return plans_.emplace(key, std::move(plan)).first->second.get();
+}
 
+bool LtGemm::Run(const GemmArgs& args, cudaStream_t stream) {
+  BRISK_CHECK(handle_ != nullptr) << "LtGemm used before Init";
+  BRISK_CHECK(args.m > 0 && args.n > 0 && args.k > 0)
+      << "gemm m " << args.m << " n " << args.n << " k " << args.k;
+  BRISK_CHECK(args.input_dtype == tensor::DType::kF32 || args.input_dtype == tensor::DType::kBF16)
+      << "gemm input " << tensor::DTypeName(args.input_dtype);
+  const Plan* plan = FindOrBuildPlan(args);
+  if (!plan->supported) return false;
   const float alpha = 1.0f;
   const float beta = 0.0f;
+  const Descriptors& d = plan->d;
   BRISK_CUBLAS_CHECK(cublasLtMatmul(handle_, d.op, &alpha, args.w, d.a, args.x, d.b, &beta, args.y,
-                                    d.c, args.y, d.c, &heuristic.algo, workspace_,
+                                    d.c, args.y, d.c, &plan->algo, workspace_,
                                     workspace_bytes_, stream),
                      &args);
   return true;

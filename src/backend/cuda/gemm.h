@@ -12,6 +12,9 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <map>
+#include <memory>
+#include <tuple>
 
 #include "absl/status/status.h"
 #include "tensor/dtype.h"
@@ -31,7 +34,7 @@ struct GemmArgs {
 // One cuBLASLt handle and its workspace. Thread-compatible: one caller at a time.
 class LtGemm {
  public:
-  LtGemm() = default;
+  LtGemm();
   ~LtGemm();
   LtGemm(const LtGemm&) = delete;
   LtGemm& operator=(const LtGemm&) = delete;
@@ -49,6 +52,14 @@ class LtGemm {
   bool Run(const GemmArgs& args, cudaStream_t stream);
 
  private:
+  struct Plan;
+  // (m, n, k, input dtype, alignment of w, x, y): shapes repeat every step, so the descriptors
+  // and the heuristic's algorithm are built once per key (the heuristic query alone costs tens
+  // of microseconds, about as much as a decode-sized GEMM).
+  using PlanKey = std::tuple<int64_t, int64_t, int64_t, tensor::DType, uint32_t, uint32_t, uint32_t>;
+  const Plan* FindOrBuildPlan(const GemmArgs& args);
+
+  std::map<PlanKey, std::unique_ptr<Plan>> plans_;
   cublasLtHandle_t handle_ = nullptr;
   void* workspace_ = nullptr;
   size_t workspace_bytes_ = 0;
