@@ -112,7 +112,7 @@ void CpuBackend::Embedding(const Tensor& table, const Tensor& ids, Tensor* out) 
 }
 
 void CpuBackend::MatMul(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor* y) {
-  MatMulDims d = CheckMatMul(x, w, bias, *y);
+  MatMulDims d = CheckMatMulShapes(x, w, bias, *y);
   cpu::MatMul({.x = x.data<float>(),
                .w = w.raw(),
                .w_dtype = w.dtype(),
@@ -126,7 +126,7 @@ void CpuBackend::MatMul(const Tensor& x, const Tensor& w, const Tensor* bias, Te
 }
 
 void CpuBackend::RmsNorm(const Tensor& x, const Tensor& weight, float eps, Tensor* out) {
-  RowDims d = CheckRmsNorm(x, weight, *out);
+  RowDims d = CheckRmsNormShapes(x, weight, *out);
   const float* xp = x.data<float>();
   const float* w = weight.data<float>();
   float* o = out->data<float>();
@@ -141,7 +141,7 @@ void CpuBackend::RmsNorm(const Tensor& x, const Tensor& weight, float eps, Tenso
 void CpuBackend::AddRmsNorm(Tensor* residual, const Tensor& x, const Tensor& weight, float eps,
                             Tensor* out) {
   CheckSameShapeF32(*residual, x, *out);
-  RowDims d = CheckRmsNorm(*residual, weight, *out);
+  RowDims d = CheckRmsNormShapes(*residual, weight, *out);
   float* res = residual->data<float>();
   const float* xp = x.data<float>();
   const float* w = weight.data<float>();

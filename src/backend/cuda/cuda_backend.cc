@@ -5,7 +5,7 @@
 // queued before its last copy died. The stream lives in a StreamContext shared by the backend
 // and those deleters: tensors may outlive the backend.
 // Index tensors (ids, positions, slots, attention metadata) stay on the device; the host checks
-// shapes and dtypes (device_op_checks.h) and the kernels check index contents.
+// placement, shapes and dtypes (device_op_checks.h) and the kernels check index contents.
 #include "backend/cuda/cuda_backend.h"
 
 #include <cuda_runtime.h>
@@ -257,7 +257,7 @@ class CudaBackend final : public Backend {
 
 void CudaBackend::Embedding(const Tensor& table, const Tensor& ids, Tensor* out) {
   ScopedDevice guard(context_->device_index);
-  cuda::RowDims d = cuda::CheckEmbeddingShapes(table, ids, *out);
+  RowDims d = cuda::CheckEmbeddingOnDevice(table, ids, *out);
   cuda::LaunchEmbedding({.table = table.raw(),
                          .table_dtype = table.dtype(),
                          .ids = ids.data<int32_t>(),
@@ -270,7 +270,7 @@ void CudaBackend::Embedding(const Tensor& table, const Tensor& ids, Tensor* out)
 
 void CudaBackend::MatMul(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor* y) {
   ScopedDevice guard(context_->device_index);
-  cuda::MatMulDims d = cuda::CheckMatMulShapes(x, w, bias, *y);
+  MatMulDims d = cuda::CheckMatMulOnDevice(x, w, bias, *y);
   if (d.m == 0 || d.n == 0) return;
   if (d.k == 0) {  // empty sums: y = bias or 0
     BRISK_CUDA_CHECK(
@@ -304,7 +304,7 @@ void CudaBackend::MatMul(const Tensor& x, const Tensor& w, const Tensor* bias, T
 
 void CudaBackend::RmsNorm(const Tensor& x, const Tensor& weight, float eps, Tensor* out) {
   ScopedDevice guard(context_->device_index);
-  cuda::RowDims d = cuda::CheckRmsNormShapes(x, weight, *out);
+  RowDims d = cuda::CheckRmsNormOnDevice(x, weight, *out);
   if (d.rows == 0) return;
   BRISK_CHECK_LE(d.dim, int64_t{0x7fffffff}) << "rms_norm dim";
   cuda::LaunchRmsNorm({.x = x.data<float>(), .weight = weight.data<float>(),
@@ -316,8 +316,8 @@ void CudaBackend::RmsNorm(const Tensor& x, const Tensor& weight, float eps, Tens
 void CudaBackend::AddRmsNorm(Tensor* residual, const Tensor& x, const Tensor& weight, float eps,
                              Tensor* out) {
   ScopedDevice guard(context_->device_index);
-  cuda::CheckSameShapeF32(*residual, x, *out);
-  cuda::RowDims d = cuda::CheckRmsNormShapes(*residual, weight, *out);
+  cuda::CheckSameShapeF32OnDevice(*residual, x, *out);
+  RowDims d = cuda::CheckRmsNormOnDevice(*residual, weight, *out);
   if (d.rows == 0) return;
   BRISK_CHECK_LE(d.dim, int64_t{0x7fffffff}) << "add_rms_norm dim";
   cuda::LaunchAddRmsNorm({.residual = residual->data<float>(), .x = x.data<float>(),
@@ -328,7 +328,7 @@ void CudaBackend::AddRmsNorm(Tensor* residual, const Tensor& x, const Tensor& we
 
 void CudaBackend::Rope(Tensor* x, const Tensor& positions, const Tensor& cos_sin) {
   ScopedDevice guard(context_->device_index);
-  cuda::RopeDims d = cuda::CheckRopeShapes(*x, positions, cos_sin);
+  RopeDims d = cuda::CheckRopeOnDevice(*x, positions, cos_sin);
   cuda::LaunchRope({.x = x->data<float>(),
                     .positions = positions.data<int32_t>(),
                     .cos_sin = cos_sin.data<float>(),
@@ -342,21 +342,21 @@ void CudaBackend::Rope(Tensor* x, const Tensor& positions, const Tensor& cos_sin
 
 void CudaBackend::SiluMul(const Tensor& gate, const Tensor& up, Tensor* out) {
   ScopedDevice guard(context_->device_index);
-  cuda::CheckSameShapeF32(gate, up, *out);
+  cuda::CheckSameShapeF32OnDevice(gate, up, *out);
   cuda::LaunchSiluMul(gate.data<float>(), up.data<float>(), out->data<float>(), gate.numel(),
                       stream());
 }
 
 void CudaBackend::Add(const Tensor& a, const Tensor& b, Tensor* out) {
   ScopedDevice guard(context_->device_index);
-  cuda::CheckSameShapeF32(a, b, *out);
+  cuda::CheckSameShapeF32OnDevice(a, b, *out);
   cuda::LaunchAdd(a.data<float>(), b.data<float>(), out->data<float>(), a.numel(), stream());
 }
 
 void CudaBackend::WriteKvCache(const Tensor& k, const Tensor& v, const Tensor& slot_mapping,
                                Tensor* k_cache, Tensor* v_cache) {
   ScopedDevice guard(context_->device_index);
-  cuda::KvCacheDims c = cuda::CheckWriteKvCacheShapes(k, v, slot_mapping, *k_cache, *v_cache);
+  KvCacheDims c = cuda::CheckWriteKvCacheOnDevice(k, v, slot_mapping, *k_cache, *v_cache);
   cuda::LaunchWriteKvCache({.k = k.data<float>(),
                             .v = v.data<float>(),
                             .slot_mapping = slot_mapping.data<int32_t>(),
@@ -372,8 +372,8 @@ void CudaBackend::PagedAttention(const Tensor& q, const Tensor& k_cache, const T
                                  const AttentionMetadata& meta, const AttentionParams& params,
                                  Tensor* out) {
   ScopedDevice guard(context_->device_index);
-  cuda::AttentionDims d =
-      cuda::CheckPagedAttentionShapes(q, k_cache, v_cache, meta, params, *out);
+  AttentionDims d =
+      cuda::CheckPagedAttentionOnDevice(q, k_cache, v_cache, meta, params, *out);
   cuda::LaunchPagedAttention({.q = q.data<float>(),
                               .k_cache = k_cache.data<float>(),
                               .v_cache = v_cache.data<float>(),

@@ -1,163 +1,75 @@
-// Shape and dtype checks of the CUDA backend's ops; see device_op_checks.h.
+// Device placement checks of the CUDA backend's ops; see device_op_checks.h.
 #include "backend/cuda/device_op_checks.h"
 
 #include "base/check.h"
 
 namespace brisk::backend::cuda {
-namespace {
-
-using tensor::Shape;
-using tensor::ShapeToString;
-
-void CheckF32(const Tensor& t, const char* what) {
-  CheckOnDevice(t, what);
-  BRISK_CHECK(t.dtype() == DType::kF32)
-      << what << " must be f32, got " << tensor::DTypeName(t.dtype());
-}
-
-void CheckI32Vector(const Tensor& t, const char* what) {
-  CheckOnDevice(t, what);
-  BRISK_CHECK(t.dtype() == DType::kI32 && t.rank() == 1)
-      << what << " must be a 1-D i32 tensor, got " << tensor::DTypeName(t.dtype()) << " "
-      << ShapeToString(t.shape());
-}
-
-void CheckFloatWeight(const Tensor& t, const char* what) {
-  CheckOnDevice(t, what);
-  BRISK_CHECK(t.dtype() == DType::kF32 || t.dtype() == DType::kBF16 || t.dtype() == DType::kF16)
-      << what << " dtype " << tensor::DTypeName(t.dtype());
-}
-
-KvCacheDims CheckKvCaches(const Tensor& k_cache, const Tensor& v_cache) {
-  CheckF32(k_cache, "k_cache");
-  CheckF32(v_cache, "v_cache");
-  BRISK_CHECK(k_cache.rank() == 4 && k_cache.shape() == v_cache.shape())
-      << "kv caches " << ShapeToString(k_cache.shape()) << " and "
-      << ShapeToString(v_cache.shape());
-  BRISK_CHECK_GT(k_cache.dim(1), 0) << "block_size";
-  return KvCacheDims{.num_blocks = k_cache.dim(0),
-                     .block_size = k_cache.dim(1),
-                     .num_kv_heads = k_cache.dim(2),
-                     .head_dim = k_cache.dim(3)};
-}
-
-}  // namespace
 
 void CheckOnDevice(const Tensor& t, const char* what) {
   BRISK_CHECK(t.device() == tensor::Device::kCuda || t.empty())
-      << what << " is a host tensor " << ShapeToString(t.shape())
+      << what << " is a host tensor " << tensor::ShapeToString(t.shape())
       << "; the CUDA backend takes device tensors (Backend::ToDevice / Allocate)";
 }
 
-RowDims CheckEmbeddingShapes(const Tensor& table, const Tensor& ids, const Tensor& out) {
-  CheckFloatWeight(table, "embedding table");
-  BRISK_CHECK_EQ(table.rank(), 2) << "embedding table";
-  CheckI32Vector(ids, "embedding ids");
-  CheckF32(out, "embedding out");
-  RowDims d{.rows = ids.dim(0), .dim = table.dim(1)};
-  BRISK_CHECK(out.rank() == 2 && out.dim(0) == d.rows && out.dim(1) == d.dim)
-      << "embedding out " << ShapeToString(out.shape());
-  return d;
+RowDims CheckEmbeddingOnDevice(const Tensor& table, const Tensor& ids, const Tensor& out) {
+  CheckOnDevice(table, "embedding table");
+  CheckOnDevice(ids, "embedding ids");
+  CheckOnDevice(out, "embedding out");
+  return CheckEmbeddingShapes(table, ids, out);
 }
 
-MatMulDims CheckMatMulShapes(const Tensor& x, const Tensor& w, const Tensor* bias,
-                             const Tensor& y) {
-  CheckF32(x, "matmul x");
-  CheckF32(y, "matmul y");
-  CheckFloatWeight(w, "matmul weight");
-  BRISK_CHECK(x.rank() == 2 && w.rank() == 2 && y.rank() == 2)
-      << "matmul ranks: x " << ShapeToString(x.shape()) << " w " << ShapeToString(w.shape())
-      << " y " << ShapeToString(y.shape());
-  MatMulDims d{.m = x.dim(0), .n = w.dim(0), .k = x.dim(1)};
-  BRISK_CHECK_EQ(w.dim(1), d.k) << "matmul inner dimension";
-  BRISK_CHECK(y.dim(0) == d.m && y.dim(1) == d.n) << "matmul y " << ShapeToString(y.shape());
-  if (bias != nullptr) {
-    CheckF32(*bias, "matmul bias");
-    BRISK_CHECK(bias->rank() == 1 && bias->dim(0) == d.n)
-        << "matmul bias " << ShapeToString(bias->shape());
-  }
-  return d;
+MatMulDims CheckMatMulOnDevice(const Tensor& x, const Tensor& w, const Tensor* bias,
+                               const Tensor& y) {
+  CheckOnDevice(x, "matmul x");
+  CheckOnDevice(y, "matmul y");
+  CheckOnDevice(w, "matmul weight");
+  if (bias != nullptr) CheckOnDevice(*bias, "matmul bias");
+  return CheckMatMulShapes(x, w, bias, y);
 }
 
-RowDims CheckRmsNormShapes(const Tensor& x, const Tensor& weight, const Tensor& out) {
-  CheckF32(x, "rms_norm x");
-  CheckF32(weight, "rms_norm weight");
-  CheckF32(out, "rms_norm out");
-  BRISK_CHECK(x.rank() == 2 && x.shape() == out.shape())
-      << "rms_norm x " << ShapeToString(x.shape()) << " out " << ShapeToString(out.shape());
-  BRISK_CHECK(weight.rank() == 1 && weight.dim(0) == x.dim(1))
-      << "rms_norm weight " << ShapeToString(weight.shape());
-  return RowDims{.rows = x.dim(0), .dim = x.dim(1)};
+RowDims CheckRmsNormOnDevice(const Tensor& x, const Tensor& weight, const Tensor& out) {
+  CheckOnDevice(x, "rms_norm x");
+  CheckOnDevice(weight, "rms_norm weight");
+  CheckOnDevice(out, "rms_norm out");
+  return CheckRmsNormShapes(x, weight, out);
 }
 
-RowDims CheckSameShapeF32(const Tensor& a, const Tensor& b, const Tensor& out) {
-  CheckF32(a, "a");
-  CheckF32(b, "b");
-  CheckF32(out, "out");
-  BRISK_CHECK(a.rank() >= 1 && a.shape() == b.shape() && a.shape() == out.shape())
-      << "shapes " << ShapeToString(a.shape()) << ", " << ShapeToString(b.shape()) << ", "
-      << ShapeToString(out.shape());
-  const int64_t dim = a.dim(a.rank() - 1);
-  return RowDims{.rows = dim == 0 ? 0 : a.numel() / dim, .dim = dim};
+RowDims CheckSameShapeF32OnDevice(const Tensor& a, const Tensor& b, const Tensor& out) {
+  CheckOnDevice(a, "a");
+  CheckOnDevice(b, "b");
+  CheckOnDevice(out, "out");
+  return CheckSameShapeF32(a, b, out);
 }
 
-RopeDims CheckRopeShapes(const Tensor& x, const Tensor& positions, const Tensor& cos_sin) {
-  CheckF32(x, "rope x");
-  CheckF32(cos_sin, "rope cos_sin");
-  CheckI32Vector(positions, "rope positions");
-  BRISK_CHECK(x.rank() == 3 && cos_sin.rank() == 2)
-      << "rope x " << ShapeToString(x.shape()) << " cos_sin " << ShapeToString(cos_sin.shape());
-  RopeDims d{.num_tokens = x.dim(0),
-             .num_heads = x.dim(1),
-             .head_dim = x.dim(2),
-             .rotary_dim = cos_sin.dim(1),
-             .max_positions = cos_sin.dim(0)};
-  BRISK_CHECK_EQ(positions.dim(0), d.num_tokens) << "rope positions";
-  BRISK_CHECK(d.rotary_dim % 2 == 0 && d.rotary_dim <= d.head_dim)
-      << "rope rotary_dim " << d.rotary_dim << " head_dim " << d.head_dim;
-  return d;
+RopeDims CheckRopeOnDevice(const Tensor& x, const Tensor& positions, const Tensor& cos_sin) {
+  CheckOnDevice(x, "rope x");
+  CheckOnDevice(cos_sin, "rope cos_sin");
+  CheckOnDevice(positions, "rope positions");
+  return CheckRopeShapes(x, positions, cos_sin);
 }
 
-KvCacheDims CheckWriteKvCacheShapes(const Tensor& k, const Tensor& v, const Tensor& slot_mapping,
-                                    const Tensor& k_cache, const Tensor& v_cache) {
-  KvCacheDims c = CheckKvCaches(k_cache, v_cache);
-  CheckF32(k, "k");
-  CheckF32(v, "v");
-  CheckI32Vector(slot_mapping, "slot_mapping");
-  const Shape expected = {slot_mapping.dim(0), c.num_kv_heads, c.head_dim};
-  BRISK_CHECK(k.shape() == expected && v.shape() == expected)
-      << "k " << ShapeToString(k.shape()) << " v " << ShapeToString(v.shape()) << " expected "
-      << ShapeToString(expected);
-  return c;
+KvCacheDims CheckWriteKvCacheOnDevice(const Tensor& k, const Tensor& v,
+                                      const Tensor& slot_mapping, const Tensor& k_cache,
+                                      const Tensor& v_cache) {
+  CheckOnDevice(k_cache, "k_cache");
+  CheckOnDevice(v_cache, "v_cache");
+  CheckOnDevice(k, "k");
+  CheckOnDevice(v, "v");
+  CheckOnDevice(slot_mapping, "slot_mapping");
+  return CheckWriteKvCacheShapes(k, v, slot_mapping, k_cache, v_cache);
 }
 
-AttentionDims CheckPagedAttentionShapes(const Tensor& q, const Tensor& k_cache,
-                                        const Tensor& v_cache, const AttentionMetadata& meta,
-                                        const AttentionParams& params, const Tensor& out) {
-  AttentionDims d;
-  d.cache = CheckKvCaches(k_cache, v_cache);
-  CheckF32(q, "attention q");
-  CheckF32(out, "attention out");
-  BRISK_CHECK(q.rank() == 3 && q.shape() == out.shape())
-      << "attention q " << ShapeToString(q.shape()) << " out " << ShapeToString(out.shape());
-  d.num_tokens = q.dim(0);
-  d.num_heads = q.dim(1);
-  d.head_dim = q.dim(2);
-  BRISK_CHECK_EQ(d.head_dim, d.cache.head_dim) << "attention head_dim";
-  BRISK_CHECK(d.cache.num_kv_heads > 0 && d.num_heads % d.cache.num_kv_heads == 0)
-      << "num_heads " << d.num_heads << " not a multiple of num_kv_heads " << d.cache.num_kv_heads;
-  BRISK_CHECK_GE(params.sliding_window, 0) << "sliding_window";
-  CheckI32Vector(meta.query_start_loc, "query_start_loc");
-  CheckI32Vector(meta.context_lens, "context_lens");
-  d.num_seqs = meta.context_lens.dim(0);
-  BRISK_CHECK_EQ(meta.query_start_loc.dim(0), d.num_seqs + 1) << "query_start_loc length";
+AttentionDims CheckPagedAttentionOnDevice(const Tensor& q, const Tensor& k_cache,
+                                          const Tensor& v_cache, const AttentionMetadata& meta,
+                                          const AttentionParams& params, const Tensor& out) {
+  CheckOnDevice(k_cache, "k_cache");
+  CheckOnDevice(v_cache, "v_cache");
+  CheckOnDevice(q, "attention q");
+  CheckOnDevice(out, "attention out");
+  CheckOnDevice(meta.query_start_loc, "query_start_loc");
+  CheckOnDevice(meta.context_lens, "context_lens");
   CheckOnDevice(meta.block_tables, "block_tables");
-  BRISK_CHECK(meta.block_tables.dtype() == DType::kI32 && meta.block_tables.rank() == 2 &&
-              meta.block_tables.dim(0) == d.num_seqs)
-      << "block_tables " << ShapeToString(meta.block_tables.shape());
-  d.max_blocks_per_seq = meta.block_tables.dim(1);
-  BRISK_CHECK(d.num_tokens == 0 || d.num_seqs > 0) << d.num_tokens << " query rows, no sequence";
-  return d;
+  return CheckPagedAttentionShapes(q, k_cache, v_cache, meta, params, out);
 }
 
 }  // namespace brisk::backend::cuda

@@ -1,4 +1,4 @@
-// Argument checks for the Backend ops; see op_checks.h.
+// Argument checks of the CPU backends; see op_checks.h.
 #include "backend/cpu/reference/op_checks.h"
 
 #include <algorithm>
@@ -6,27 +6,6 @@
 #include "base/check.h"
 
 namespace brisk::backend {
-namespace {
-
-using tensor::Shape;
-using tensor::ShapeToString;
-
-void CheckF32(const Tensor& t, const char* what) {
-  BRISK_CHECK(t.dtype() == DType::kF32)
-      << what << " must be f32, got " << tensor::DTypeName(t.dtype());
-}
-
-void CheckI32Vector(const Tensor& t, const char* what) {
-  BRISK_CHECK(t.dtype() == DType::kI32 && t.rank() == 1)
-      << what << " must be a 1-D i32 tensor, got " << tensor::DTypeName(t.dtype()) << " "
-      << ShapeToString(t.shape());
-}
-
-}  // namespace
-
-bool IsFloatWeightDType(DType dtype) {
-  return dtype == DType::kF32 || dtype == DType::kBF16 || dtype == DType::kF16;
-}
 
 bool CpuSupports(OpId op, DType weight_dtype) {
   switch (op) {
@@ -45,34 +24,8 @@ bool CpuSupports(OpId op, DType weight_dtype) {
   return false;
 }
 
-MatMulDims CheckMatMul(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y) {
-  CheckF32(x, "matmul x");
-  CheckF32(y, "matmul y");
-  BRISK_CHECK(IsFloatWeightDType(w.dtype()))
-      << "matmul weight dtype " << tensor::DTypeName(w.dtype());
-  BRISK_CHECK(x.rank() == 2 && w.rank() == 2 && y.rank() == 2)
-      << "matmul ranks: x " << ShapeToString(x.shape()) << " w " << ShapeToString(w.shape())
-      << " y " << ShapeToString(y.shape());
-  MatMulDims d{.m = x.dim(0), .n = w.dim(0), .k = x.dim(1)};
-  BRISK_CHECK_EQ(w.dim(1), d.k) << "matmul inner dimension";
-  BRISK_CHECK(y.dim(0) == d.m && y.dim(1) == d.n) << "matmul y " << ShapeToString(y.shape());
-  if (bias != nullptr) {
-    CheckF32(*bias, "matmul bias");
-    BRISK_CHECK(bias->rank() == 1 && bias->dim(0) == d.n)
-        << "matmul bias " << ShapeToString(bias->shape());
-  }
-  return d;
-}
-
 RowDims CheckEmbedding(const Tensor& table, const Tensor& ids, const Tensor& out) {
-  BRISK_CHECK(IsFloatWeightDType(table.dtype()))
-      << "embedding table dtype " << tensor::DTypeName(table.dtype());
-  BRISK_CHECK_EQ(table.rank(), 2) << "embedding table";
-  CheckI32Vector(ids, "embedding ids");
-  CheckF32(out, "embedding out");
-  RowDims d{.rows = ids.dim(0), .dim = table.dim(1)};
-  BRISK_CHECK(out.rank() == 2 && out.dim(0) == d.rows && out.dim(1) == d.dim)
-      << "embedding out " << ShapeToString(out.shape());
+  const RowDims d = CheckEmbeddingShapes(table, ids, out);
   const int32_t* id = ids.data<int32_t>();
   for (int64_t t = 0; t < d.rows; ++t) {
     BRISK_CHECK(id[t] >= 0 && id[t] < table.dim(0)) << "token id " << id[t] << " at " << t;
@@ -80,73 +33,20 @@ RowDims CheckEmbedding(const Tensor& table, const Tensor& ids, const Tensor& out
   return d;
 }
 
-RowDims CheckRmsNorm(const Tensor& x, const Tensor& weight, const Tensor& out) {
-  CheckF32(x, "rms_norm x");
-  CheckF32(weight, "rms_norm weight");
-  CheckF32(out, "rms_norm out");
-  BRISK_CHECK(x.rank() == 2 && x.shape() == out.shape())
-      << "rms_norm x " << ShapeToString(x.shape()) << " out " << ShapeToString(out.shape());
-  BRISK_CHECK(weight.rank() == 1 && weight.dim(0) == x.dim(1))
-      << "rms_norm weight " << ShapeToString(weight.shape());
-  return RowDims{.rows = x.dim(0), .dim = x.dim(1)};
-}
-
-RowDims CheckSameShapeF32(const Tensor& a, const Tensor& b, const Tensor& out) {
-  CheckF32(a, "a");
-  CheckF32(b, "b");
-  CheckF32(out, "out");
-  BRISK_CHECK(a.rank() >= 1 && a.shape() == b.shape() && a.shape() == out.shape())
-      << "shapes " << ShapeToString(a.shape()) << ", " << ShapeToString(b.shape()) << ", "
-      << ShapeToString(out.shape());
-  int64_t dim = a.dim(a.rank() - 1);
-  return RowDims{.rows = dim == 0 ? 0 : a.numel() / dim, .dim = dim};
-}
-
 RopeDims CheckRope(const Tensor& x, const Tensor& positions, const Tensor& cos_sin) {
-  CheckF32(x, "rope x");
-  CheckF32(cos_sin, "rope cos_sin");
-  CheckI32Vector(positions, "rope positions");
-  BRISK_CHECK(x.rank() == 3 && cos_sin.rank() == 2)
-      << "rope x " << ShapeToString(x.shape()) << " cos_sin " << ShapeToString(cos_sin.shape());
-  RopeDims d{.num_tokens = x.dim(0),
-             .num_heads = x.dim(1),
-             .head_dim = x.dim(2),
-             .rotary_dim = cos_sin.dim(1)};
-  BRISK_CHECK_EQ(positions.dim(0), d.num_tokens) << "rope positions";
-  BRISK_CHECK(d.rotary_dim % 2 == 0 && d.rotary_dim <= d.head_dim)
-      << "rope rotary_dim " << d.rotary_dim << " head_dim " << d.head_dim;
+  const RopeDims d = CheckRopeShapes(x, positions, cos_sin);
   const int32_t* pos = positions.data<int32_t>();
   for (int64_t t = 0; t < d.num_tokens; ++t) {
-    BRISK_CHECK(pos[t] >= 0 && pos[t] < cos_sin.dim(0))
+    BRISK_CHECK(pos[t] >= 0 && pos[t] < d.max_positions)
         << "rope position " << pos[t] << " at " << t;
   }
   return d;
 }
 
-KvCacheDims CheckKvCaches(const Tensor& k_cache, const Tensor& v_cache) {
-  CheckF32(k_cache, "k_cache");
-  CheckF32(v_cache, "v_cache");
-  BRISK_CHECK(k_cache.rank() == 4 && k_cache.shape() == v_cache.shape())
-      << "kv caches " << ShapeToString(k_cache.shape()) << " and "
-      << ShapeToString(v_cache.shape());
-  BRISK_CHECK_GT(k_cache.dim(1), 0) << "block_size";
-  return KvCacheDims{.num_blocks = k_cache.dim(0),
-                     .block_size = k_cache.dim(1),
-                     .num_kv_heads = k_cache.dim(2),
-                     .head_dim = k_cache.dim(3)};
-}
-
 KvCacheDims CheckWriteKvCache(const Tensor& k, const Tensor& v, const Tensor& slot_mapping,
                               const Tensor& k_cache, const Tensor& v_cache) {
-  KvCacheDims c = CheckKvCaches(k_cache, v_cache);
-  CheckF32(k, "k");
-  CheckF32(v, "v");
-  CheckI32Vector(slot_mapping, "slot_mapping");
-  int64_t num_tokens = slot_mapping.dim(0);
-  Shape expected = {num_tokens, c.num_kv_heads, c.head_dim};
-  BRISK_CHECK(k.shape() == expected && v.shape() == expected)
-      << "k " << ShapeToString(k.shape()) << " v " << ShapeToString(v.shape()) << " expected "
-      << ShapeToString(expected);
+  const KvCacheDims c = CheckWriteKvCacheShapes(k, v, slot_mapping, k_cache, v_cache);
+  const int64_t num_tokens = slot_mapping.dim(0);
   const int32_t* slots = slot_mapping.data<int32_t>();
   for (int64_t t = 0; t < num_tokens; ++t) {
     BRISK_CHECK(slots[t] >= -1 && slots[t] < c.num_blocks * c.block_size)
@@ -158,29 +58,7 @@ KvCacheDims CheckWriteKvCache(const Tensor& k, const Tensor& v, const Tensor& sl
 AttentionDims CheckPagedAttention(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
                                   const AttentionMetadata& meta, const AttentionParams& params,
                                   const Tensor& out) {
-  AttentionDims d;
-  d.cache = CheckKvCaches(k_cache, v_cache);
-  CheckF32(q, "attention q");
-  CheckF32(out, "attention out");
-  BRISK_CHECK(q.rank() == 3 && q.shape() == out.shape())
-      << "attention q " << ShapeToString(q.shape()) << " out " << ShapeToString(out.shape());
-  d.num_tokens = q.dim(0);
-  d.num_heads = q.dim(1);
-  d.head_dim = q.dim(2);
-  BRISK_CHECK_EQ(d.head_dim, d.cache.head_dim) << "attention head_dim";
-  BRISK_CHECK(d.cache.num_kv_heads > 0 && d.num_heads % d.cache.num_kv_heads == 0)
-      << "num_heads " << d.num_heads << " not a multiple of num_kv_heads " << d.cache.num_kv_heads;
-  BRISK_CHECK_GE(params.sliding_window, 0) << "sliding_window";
-
-  CheckI32Vector(meta.query_start_loc, "query_start_loc");
-  CheckI32Vector(meta.context_lens, "context_lens");
-  d.num_seqs = meta.context_lens.dim(0);
-  BRISK_CHECK_EQ(meta.query_start_loc.dim(0), d.num_seqs + 1) << "query_start_loc length";
-  BRISK_CHECK(meta.block_tables.dtype() == DType::kI32 && meta.block_tables.rank() == 2 &&
-              meta.block_tables.dim(0) == d.num_seqs)
-      << "block_tables " << ShapeToString(meta.block_tables.shape());
-  d.max_blocks_per_seq = meta.block_tables.dim(1);
-
+  const AttentionDims d = CheckPagedAttentionShapes(q, k_cache, v_cache, meta, params, out);
   const int32_t* starts = meta.query_start_loc.data<int32_t>();
   const int32_t* lens = meta.context_lens.data<int32_t>();
   const int32_t* tables = meta.block_tables.data<int32_t>();
@@ -189,13 +67,13 @@ AttentionDims CheckPagedAttention(const Tensor& q, const Tensor& k_cache, const 
   int max_query_len = 0;
   int max_context_len = 0;
   for (int64_t s = 0; s < d.num_seqs; ++s) {
-    int num_queries = starts[s + 1] - starts[s];
+    const int num_queries = starts[s + 1] - starts[s];
     BRISK_CHECK(num_queries >= 0 && lens[s] >= num_queries)
         << "sequence " << s << ": " << num_queries << " queries, context " << lens[s];
-    int64_t num_used_blocks = (lens[s] + d.cache.block_size - 1) / d.cache.block_size;
+    const int64_t num_used_blocks = (lens[s] + d.cache.block_size - 1) / d.cache.block_size;
     BRISK_CHECK_LE(num_used_blocks, d.max_blocks_per_seq) << "sequence " << s << " block table";
     for (int64_t b = 0; b < num_used_blocks; ++b) {
-      int32_t block = tables[s * d.max_blocks_per_seq + b];
+      const int32_t block = tables[s * d.max_blocks_per_seq + b];
       BRISK_CHECK(block >= 0 && block < d.cache.num_blocks)
           << "sequence " << s << " block " << b << " id " << block;
     }

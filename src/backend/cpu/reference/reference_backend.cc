@@ -62,7 +62,7 @@ void ReferenceBackend::Embedding(const Tensor& table, const Tensor& ids, Tensor*
 }
 
 void ReferenceBackend::MatMul(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor* y) {
-  MatMulDims d = CheckMatMul(x, w, bias, *y);
+  MatMulDims d = CheckMatMulShapes(x, w, bias, *y);
   const float* xp = x.data<float>();
   float* yp = y->data<float>();
   for (int64_t i = 0; i < d.m; ++i) {
@@ -78,14 +78,14 @@ void ReferenceBackend::MatMul(const Tensor& x, const Tensor& w, const Tensor* bi
 }
 
 void ReferenceBackend::RmsNorm(const Tensor& x, const Tensor& weight, float eps, Tensor* out) {
-  RowDims d = CheckRmsNorm(x, weight, *out);
+  RowDims d = CheckRmsNormShapes(x, weight, *out);
   RmsNormRows(x.data<float>(), weight.data<float>(), eps, d.rows, d.dim, out->data<float>());
 }
 
 void ReferenceBackend::AddRmsNorm(Tensor* residual, const Tensor& x, const Tensor& weight,
                                   float eps, Tensor* out) {
   CheckSameShapeF32(*residual, x, *out);
-  RowDims d = CheckRmsNorm(*residual, weight, *out);
+  RowDims d = CheckRmsNormShapes(*residual, weight, *out);
   float* res = residual->data<float>();
   const float* xp = x.data<float>();
   for (int64_t i = 0; i < d.rows * d.dim; ++i) res[i] = res[i] + xp[i];

@@ -1,0 +1,69 @@
+// Tests of the shared op shape checks: the dims they return and the fatal messages on
+// mismatched shapes or dtypes. Only metadata is read, so uninitialized tensors suffice.
+#include "backend/op_shapes.h"
+
+#include <gtest/gtest.h>
+
+namespace brisk::backend {
+namespace {
+
+Tensor F32(tensor::Shape shape) { return Tensor::Empty(DType::kF32, std::move(shape)); }
+Tensor I32(tensor::Shape shape) { return Tensor::Empty(DType::kI32, std::move(shape)); }
+
+TEST(OpShapesTest, ReturnsTheDimsOfValidArguments) {
+  const MatMulDims mm = CheckMatMulShapes(F32({3, 5}), Tensor::Empty(DType::kBF16, {7, 5}),
+                                          nullptr, F32({3, 7}));
+  EXPECT_EQ(mm.m, 3);
+  EXPECT_EQ(mm.n, 7);
+  EXPECT_EQ(mm.k, 5);
+
+  const RowDims emb = CheckEmbeddingShapes(Tensor::Empty(DType::kF16, {11, 4}), I32({6}),
+                                           F32({6, 4}));
+  EXPECT_EQ(emb.rows, 6);
+  EXPECT_EQ(emb.dim, 4);
+
+  const RowDims same = CheckSameShapeF32(F32({2, 3, 8}), F32({2, 3, 8}), F32({2, 3, 8}));
+  EXPECT_EQ(same.rows, 6);
+  EXPECT_EQ(same.dim, 8);
+
+  const RopeDims rope = CheckRopeShapes(F32({4, 2, 16}), I32({4}), F32({32, 8}));
+  EXPECT_EQ(rope.num_tokens, 4);
+  EXPECT_EQ(rope.num_heads, 2);
+  EXPECT_EQ(rope.head_dim, 16);
+  EXPECT_EQ(rope.rotary_dim, 8);
+  EXPECT_EQ(rope.max_positions, 32);
+
+  AttentionMetadata meta{.query_start_loc = I32({3}),
+                         .context_lens = I32({2}),
+                         .block_tables = I32({2, 6})};
+  const AttentionDims att = CheckPagedAttentionShapes(F32({5, 4, 8}), F32({9, 16, 2, 8}),
+                                                      F32({9, 16, 2, 8}), meta, {}, F32({5, 4, 8}));
+  EXPECT_EQ(att.num_tokens, 5);
+  EXPECT_EQ(att.num_heads, 4);
+  EXPECT_EQ(att.num_seqs, 2);
+  EXPECT_EQ(att.max_blocks_per_seq, 6);
+  EXPECT_EQ(att.cache.num_blocks, 9);
+  EXPECT_EQ(att.cache.block_size, 16);
+  EXPECT_EQ(att.cache.num_kv_heads, 2);
+}
+
+TEST(OpShapesDeathTest, MismatchesFailWithTheArgumentNamed) {
+  EXPECT_DEATH(CheckMatMulShapes(F32({3, 5}), F32({7, 4}), nullptr, F32({3, 7})),
+               "matmul inner dimension");
+  EXPECT_DEATH(CheckMatMulShapes(F32({3, 5}), I32({7, 5}), nullptr, F32({3, 7})),
+               "matmul weight dtype");
+  EXPECT_DEATH(CheckSameShapeF32(F32({2, 3}), I32({2, 3}), F32({2, 3})), "b must be f32");
+  EXPECT_DEATH(CheckRopeShapes(F32({4, 2, 16}), I32({4}), F32({32, 7})), "rope rotary_dim 7");
+  EXPECT_DEATH(CheckWriteKvCacheShapes(F32({3, 2, 8}), F32({3, 2, 8}), I32({2}),
+                                       F32({9, 16, 2, 8}), F32({9, 16, 2, 8})),
+               "expected");
+  AttentionMetadata meta{.query_start_loc = I32({3}),
+                         .context_lens = I32({2}),
+                         .block_tables = I32({2, 6})};
+  EXPECT_DEATH(CheckPagedAttentionShapes(F32({5, 3, 8}), F32({9, 16, 2, 8}), F32({9, 16, 2, 8}),
+                                         meta, {}, F32({5, 3, 8})),
+               "not a multiple of num_kv_heads");
+}
+
+}  // namespace
+}  // namespace brisk::backend
