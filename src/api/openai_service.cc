@@ -148,18 +148,23 @@ LogprobEntry OpenAiService::Call::MakeLogprob(const engine::TokenLogprobs& lp) c
 
 void OpenAiService::Call::OnOutput(int idx, engine::EngineOutput out) {
   Choice& c = choices[idx];
-  if (out.finished) {
-    c.engine_finished = true;
+  if (out.finished) c.engine_finished = true;
+  // Recorded after the text is processed: a stop string in this output makes it a "stop".
+  auto record = [&] {
+    if (!out.finished) return;
     if (c.stopped_by_string) out.stats.finish_reason = "stop";
     service->options_.metrics->RecordRequest(out.stats);
-  }
+  };
   if (first_output_us == 0 && !out.new_token_ids.empty()) {
     first_output_us = base::NowMicros();
     queue_s = out.stats.queue_s;
     prefill_s = out.stats.prefill_s;
   }
   if (idx == 0) num_cached_tokens = out.num_cached_tokens;
-  if (c.done || responded) return MaybeComplete();
+  if (c.done || responded) {
+    record();
+    return MaybeComplete();
+  }
 
   std::string delta;
   std::vector<LogprobEntry> lps;
@@ -186,6 +191,7 @@ void OpenAiService::Call::OnOutput(int idx, engine::EngineOutput out) {
     c.finish_reason = FinishReasonName(out.finish_reason, c.stopped_by_string);
   }
   Send(idx, delta, std::move(lps));
+  record();
   MaybeComplete();
 }
 
