@@ -87,11 +87,11 @@ else
   trap 'rm -rf "$work"' EXIT
   say "downloading $boost_pkg to cut $boost_tar"
   (cd "$work" && apt-get download -q "${apt_opts[@]}" "$boost_pkg") || die "apt-get download $boost_pkg failed"
-  mkdir "$work/root"
-  dpkg-deb -x "$work"/${boost_pkg}_*.deb "$work/root"
+  mkdir "$work/tree"
+  dpkg-deb -x "$work"/${boost_pkg}_*.deb "$work/tree"
   # OpenSSL headers for the SSL seeds come from the carried libssl-dev, not from this machine.
-  dpkg-deb -x "$dest"/libssl-dev_*.deb "$work/root"
-  inc="$work/root/usr/include"
+  dpkg-deb -x "$dest"/libssl-dev_*.deb "$work/tree"
+  inc="$work/tree/usr/include"
   printf '#include <%s>\n' "${boost_seeds[@]}" > "$work/seeds.cc"
   for std in c++17 c++20; do
     g++ -std=$std -pthread -M -isystem "$inc" -isystem "$inc/$multiarch" "$work/seeds.cc" \
@@ -102,18 +102,18 @@ else
   while read -r lib; do
     base=${lib%.hpp}
     for cand in "usr/include/boost/$lib" "usr/include/boost/$base" "usr/include/boost/$base.hpp"; do
-      if [ -e "$work/root/$cand" ]; then members+=("$cand"); fi
+      if [ -e "$work/tree/$cand" ]; then members+=("$cand"); fi
     done
   done < "$work/libs.txt"
   mapfile -t members < <(printf '%s\n' "${members[@]}" | sort -u)
   cmake_dir="usr/lib/$multiarch/cmake"
   for cfg in Boost-1.74.0 boost_headers-1.74.0 BoostDetectToolset-1.74.0.cmake; do
-    [ -e "$work/root/$cmake_dir/$cfg" ] || die "$boost_pkg lacks $cmake_dir/$cfg"
+    [ -e "$work/tree/$cmake_dir/$cfg" ] || die "$boost_pkg lacks $cmake_dir/$cfg"
     members+=("$cmake_dir/$cfg")
   done
   members+=("usr/share/doc/$boost_pkg/copyright")
   say "Boost libraries kept: $(sed 's/\.hpp$//' "$work/libs.txt" | sort -u | tr '\n' ' ')"
-  tar -C "$work/root" -cJf "$dest/$boost_tar.part" "${members[@]}"
+  tar -C "$work/tree" -cJf "$dest/$boost_tar.part" "${members[@]}"
   mv "$dest/$boost_tar.part" "$dest/$boost_tar"
 fi
 
