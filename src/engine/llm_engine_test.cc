@@ -207,21 +207,40 @@ TEST_F(LlmEngineTest, PrefixHitSkipsCachedTokensAndKeepsTheTokens) {
 TEST_F(LlmEngineTest, AbortFreesTheBlocksAndFinishesOnce) {
   auto engine = MakeEngine({.block_size = 4, .kv_cache_bytes = 4 << 20});
   Collector c;
-  auto id = engine->Submit(Greedy(Prompt(2), 100), c.Callback(0));
+  // The second token's callback holds the engine thread until the aborts are queued, so the
+  // request cannot finish on its own first, however slow this thread is scheduled.
+  std::mutex gate_mu;
+  std::condition_variable gate_cv;
+  bool aborted = false, at_second_token = false;
+  OutputCallback inner = c.Callback(0);
+  int num_outputs = 0;
+  auto id = engine->Submit(Greedy(Prompt(2), 100), [&](EngineOutput out) {
+    inner(std::move(out));
+    if (++num_outputs != 2) return;
+    std::unique_lock lock(gate_mu);
+    at_second_token = true;
+    gate_cv.notify_all();
+    gate_cv.wait(lock, [&] { return aborted; });
+  });
   ASSERT_TRUE(id.ok());
-  ASSERT_TRUE(c.WaitTokens(0, 2));
+  {
+    std::unique_lock lock(gate_mu);
+    ASSERT_TRUE(gate_cv.wait_for(lock, std::chrono::seconds(60), [&] { return at_second_token; }));
+  }
   engine->Abort(*id);
   engine->Abort(*id);  // twice: still one finished output
   engine->Abort(12345);  // unknown: ignored
+  {
+    std::lock_guard lock(gate_mu);
+    aborted = true;
+  }
+  gate_cv.notify_all();
   ASSERT_TRUE(c.WaitFinished(1));
   const Collector::Result r = c.Get(0);
   EXPECT_EQ(r.reason, FinishReason::kAborted);
   EXPECT_EQ(r.stats.finish_reason, "abort");
-  EXPECT_LT(r.tokens.size(), 100u);
-  // Gauges are published after the step that processed the abort.
-  for (int i = 0; i < 1000 && engine->Gauges().num_kv_blocks_used != 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
+  EXPECT_EQ(r.tokens.size(), 2u);
+  // Gauges are published before the finished output is delivered.
   EXPECT_EQ(engine->Gauges().num_kv_blocks_used, 0);
   EXPECT_EQ(engine->Gauges().num_running, 0);
 }
