@@ -30,6 +30,23 @@ bool IsFloatWeightDType(DType dtype) {
   return dtype == DType::kF32 || dtype == DType::kBF16 || dtype == DType::kF16;
 }
 
+bool SupportsFloatWeightOps(OpId op, DType weight_dtype) {
+  switch (op) {
+    case OpId::kEmbedding:
+    case OpId::kMatMul:
+      return IsFloatWeightDType(weight_dtype);
+    case OpId::kRmsNorm:
+    case OpId::kAddRmsNorm:
+    case OpId::kRope:
+    case OpId::kSiluMul:
+    case OpId::kAdd:
+    case OpId::kWriteKvCache:
+    case OpId::kPagedAttention:
+      return weight_dtype == DType::kF32;
+  }
+  return false;
+}
+
 RowDims CheckEmbeddingShapes(const Tensor& table, const Tensor& ids, const Tensor& out) {
   CheckFloatWeight(table, "embedding table");
   BRISK_CHECK_EQ(table.rank(), 2) << "embedding table";

@@ -15,6 +15,11 @@ namespace brisk::backend {
 // True for the weight dtypes that MatMul and Embedding accept (f32, bf16, f16).
 bool IsFloatWeightDType(DType dtype);
 
+// The dtype table every backend implements today: MatMul and Embedding take f32, bf16 or f16
+// weights; every other op works on f32 only. A backend's Supports() returns this unless it
+// supports more (or less).
+bool SupportsFloatWeightOps(OpId op, DType weight_dtype);
+
 struct RowDims {
   int64_t rows = 0;  // product of the outer dimensions
   int64_t dim = 0;   // last dimension

@@ -67,3 +67,19 @@ TEST(OpShapesDeathTest, MismatchesFailWithTheArgumentNamed) {
 
 }  // namespace
 }  // namespace brisk::backend
+
+namespace brisk::backend {
+namespace {
+
+TEST(SupportsFloatWeightOpsTest, MatMulAndEmbeddingTakeFloatWeightsTheRestF32) {
+  for (OpId op : kAllOps) {
+    const bool weighted = op == OpId::kMatMul || op == OpId::kEmbedding;
+    EXPECT_TRUE(SupportsFloatWeightOps(op, DType::kF32)) << OpName(op);
+    EXPECT_EQ(SupportsFloatWeightOps(op, DType::kBF16), weighted) << OpName(op);
+    EXPECT_EQ(SupportsFloatWeightOps(op, DType::kF16), weighted) << OpName(op);
+    EXPECT_FALSE(SupportsFloatWeightOps(op, DType::kI32)) << OpName(op);
+  }
+}
+
+}  // namespace
+}  // namespace brisk::backend

@@ -80,7 +80,7 @@ CpuBackend::CpuBackend(const CpuBackendOptions& options)
       prefill_activations_(options.prefill_activations) {}
 
 bool CpuBackend::Supports(OpId op, DType weight_dtype) const {
-  return CpuSupports(op, weight_dtype);
+  return SupportsFloatWeightOps(op, weight_dtype);
 }
 
 void CpuBackend::Embedding(const Tensor& table, const Tensor& ids, Tensor* out) {

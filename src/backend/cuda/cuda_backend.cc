@@ -123,21 +123,7 @@ class CudaBackend final : public Backend {
   tensor::Device device() const override { return Device::kCuda; }
 
   bool Supports(OpId op, DType weight_dtype) const override {
-    switch (op) {
-      case OpId::kEmbedding:
-      case OpId::kMatMul:
-        return weight_dtype == DType::kF32 || weight_dtype == DType::kBF16 ||
-               weight_dtype == DType::kF16;
-      case OpId::kRmsNorm:
-      case OpId::kAddRmsNorm:
-      case OpId::kRope:
-      case OpId::kSiluMul:
-      case OpId::kAdd:
-      case OpId::kWriteKvCache:
-      case OpId::kPagedAttention:
-        return weight_dtype == DType::kF32;
-    }
-    return false;
+    return SupportsFloatWeightOps(op, weight_dtype);
   }
 
   Tensor Allocate(DType dtype, Shape shape) override {

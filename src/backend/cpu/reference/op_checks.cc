@@ -7,23 +7,6 @@
 
 namespace brisk::backend {
 
-bool CpuSupports(OpId op, DType weight_dtype) {
-  switch (op) {
-    case OpId::kEmbedding:
-    case OpId::kMatMul:
-      return IsFloatWeightDType(weight_dtype);
-    case OpId::kRmsNorm:
-    case OpId::kAddRmsNorm:
-    case OpId::kRope:
-    case OpId::kSiluMul:
-    case OpId::kAdd:
-    case OpId::kWriteKvCache:
-    case OpId::kPagedAttention:
-      return weight_dtype == DType::kF32;
-  }
-  return false;
-}
-
 RowDims CheckEmbedding(const Tensor& table, const Tensor& ids, const Tensor& out) {
   const RowDims d = CheckEmbeddingShapes(table, ids, out);
   const int32_t* id = ids.data<int32_t>();

@@ -10,10 +10,6 @@
 
 namespace brisk::backend {
 
-// The op/dtype table both CPU backends support: MatMul and Embedding with f32, bf16 or f16
-// weights, every other op in f32.
-bool CpuSupports(OpId op, DType weight_dtype);
-
 // CheckEmbeddingShapes, and every id in [0, vocab).
 // table: [vocab, hidden]; ids: [num_tokens] i32; out: [num_tokens, hidden] f32.
 // Returns {num_tokens, hidden}.

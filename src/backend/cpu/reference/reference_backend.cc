@@ -49,7 +49,7 @@ void RmsNormRows(const float* x, const float* weight, float eps, int64_t rows, i
 }  // namespace
 
 bool ReferenceBackend::Supports(OpId op, DType weight_dtype) const {
-  return CpuSupports(op, weight_dtype);
+  return SupportsFloatWeightOps(op, weight_dtype);
 }
 
 void ReferenceBackend::Embedding(const Tensor& table, const Tensor& ids, Tensor* out) {
