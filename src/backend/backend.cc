@@ -13,6 +13,9 @@ std::string_view OpName(OpId op) {
     case OpId::kAdd: return "add";
     case OpId::kWriteKvCache: return "write_kv_cache";
     case OpId::kPagedAttention: return "paged_attention";
+    case OpId::kLayerNorm: return "layer_norm";
+    case OpId::kGelu: return "gelu";
+    case OpId::kEncoderAttention: return "encoder_attention";
   }
   return "?";
 }

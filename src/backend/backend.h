@@ -21,7 +21,7 @@ namespace brisk::backend {
 using tensor::DType;
 using tensor::Tensor;
 
-// Every op the decoder uses. The conformance harness enumerates kAllOps, so adding an op here
+// Every op the models use. The conformance harness enumerates kAllOps, so adding an op here
 // without a conformance case fails a test.
 enum class OpId {
   kEmbedding,
@@ -33,10 +33,14 @@ enum class OpId {
   kAdd,
   kWriteKvCache,
   kPagedAttention,
+  kLayerNorm,
+  kGelu,
+  kEncoderAttention,
 };
-inline constexpr std::array<OpId, 9> kAllOps = {
-    OpId::kEmbedding, OpId::kMatMul,  OpId::kRmsNorm,      OpId::kAddRmsNorm,    OpId::kRope,
-    OpId::kSiluMul,   OpId::kAdd,     OpId::kWriteKvCache, OpId::kPagedAttention,
+inline constexpr std::array<OpId, 12> kAllOps = {
+    OpId::kEmbedding,      OpId::kMatMul,    OpId::kRmsNorm, OpId::kAddRmsNorm,
+    OpId::kRope,           OpId::kSiluMul,   OpId::kAdd,     OpId::kWriteKvCache,
+    OpId::kPagedAttention, OpId::kLayerNorm, OpId::kGelu,    OpId::kEncoderAttention,
 };
 std::string_view OpName(OpId op);
 
@@ -132,6 +136,29 @@ class Backend {
   virtual void PagedAttention(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
                               const AttentionMetadata& meta, const AttentionParams& params,
                               Tensor* out) = 0;
+
+  // Encoder ops (BERT family).
+
+  // out = (x - mean) / sqrt(var + eps) * weight + bias over the last dim (biased variance, as
+  // torch.nn.LayerNorm). out may alias x.
+  // x, out: [rows, dim] f32; weight, bias: [dim] f32
+  virtual void LayerNorm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps,
+                         Tensor* out) = 0;
+
+  // out = gelu(x): exact, x/2 · (1 + erf(x/√2)), or with `tanh_approximation` the tanh form
+  // x/2 · (1 + tanh(√(2/π) · (x + 0.044715 x³))). out may alias x.
+  // x, out: any shape, the same, f32
+  virtual void Gelu(const Tensor& x, bool tanh_approximation, Tensor* out) = 0;
+
+  // Bidirectional (non-causal) attention within each sequence of a flattened batch: query row t
+  // of sequence i attends to every key row of sequence i, rows [seq_starts[i], seq_starts[i+1]).
+  // num_heads must be a multiple of num_kv_heads. `max_seq_len` is the host copy of the longest
+  // sequence, so kernels can size their launches.
+  // q, out: [num_tokens, num_heads, head_dim] f32; k, v: [num_tokens, num_kv_heads, head_dim] f32;
+  // seq_starts: [num_seqs + 1] i32, seq_starts[0] == 0, non-decreasing, last == num_tokens
+  virtual void EncoderAttention(const Tensor& q, const Tensor& k, const Tensor& v,
+                                const Tensor& seq_starts, int max_seq_len, float scale,
+                                Tensor* out) = 0;
 };
 
 }  // namespace brisk::backend

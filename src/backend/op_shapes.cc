@@ -42,6 +42,9 @@ bool SupportsFloatWeightOps(OpId op, DType weight_dtype) {
     case OpId::kAdd:
     case OpId::kWriteKvCache:
     case OpId::kPagedAttention:
+    case OpId::kLayerNorm:
+    case OpId::kGelu:
+    case OpId::kEncoderAttention:
       return weight_dtype == DType::kF32;
   }
   return false;
@@ -168,6 +171,59 @@ AttentionDims CheckPagedAttentionShapes(const Tensor& q, const Tensor& k_cache,
       << "block_tables " << ShapeToString(meta.block_tables.shape());
   d.max_blocks_per_seq = meta.block_tables.dim(1);
   BRISK_CHECK(d.num_tokens == 0 || d.num_seqs > 0) << d.num_tokens << " query rows, no sequence";
+  return d;
+}
+
+RowDims CheckLayerNormShapes(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                             const Tensor& out) {
+  CheckF32(x, "layer_norm x");
+  CheckF32(weight, "layer_norm weight");
+  CheckF32(bias, "layer_norm bias");
+  CheckF32(out, "layer_norm out");
+  BRISK_CHECK(x.rank() == 2 && x.shape() == out.shape())
+      << "layer_norm x " << ShapeToString(x.shape()) << " out " << ShapeToString(out.shape());
+  BRISK_CHECK(weight.rank() == 1 && weight.dim(0) == x.dim(1))
+      << "layer_norm weight " << ShapeToString(weight.shape());
+  BRISK_CHECK(bias.rank() == 1 && bias.dim(0) == x.dim(1))
+      << "layer_norm bias " << ShapeToString(bias.shape());
+  return RowDims{.rows = x.dim(0), .dim = x.dim(1)};
+}
+
+int64_t CheckGeluShapes(const Tensor& x, const Tensor& out) {
+  CheckF32(x, "gelu x");
+  CheckF32(out, "gelu out");
+  BRISK_CHECK(x.shape() == out.shape())
+      << "gelu x " << ShapeToString(x.shape()) << " out " << ShapeToString(out.shape());
+  return x.numel();
+}
+
+EncoderAttentionDims CheckEncoderAttentionShapes(const Tensor& q, const Tensor& k, const Tensor& v,
+                                                 const Tensor& seq_starts, int max_seq_len,
+                                                 const Tensor& out) {
+  CheckF32(q, "encoder_attention q");
+  CheckF32(k, "encoder_attention k");
+  CheckF32(v, "encoder_attention v");
+  CheckF32(out, "encoder_attention out");
+  BRISK_CHECK(q.rank() == 3 && q.shape() == out.shape())
+      << "encoder_attention q " << ShapeToString(q.shape()) << " out "
+      << ShapeToString(out.shape());
+  BRISK_CHECK(k.rank() == 3 && k.shape() == v.shape())
+      << "encoder_attention k " << ShapeToString(k.shape()) << " v " << ShapeToString(v.shape());
+  EncoderAttentionDims d{.num_tokens = q.dim(0),
+                         .num_heads = q.dim(1),
+                         .num_kv_heads = k.dim(1),
+                         .head_dim = q.dim(2)};
+  BRISK_CHECK(k.dim(0) == d.num_tokens && k.dim(2) == d.head_dim)
+      << "encoder_attention k " << ShapeToString(k.shape()) << " for q "
+      << ShapeToString(q.shape());
+  BRISK_CHECK(d.num_kv_heads > 0 && d.num_heads % d.num_kv_heads == 0)
+      << "num_heads " << d.num_heads << " not a multiple of num_kv_heads " << d.num_kv_heads;
+  CheckI32Vector(seq_starts, "seq_starts");
+  BRISK_CHECK_GE(seq_starts.dim(0), 1) << "seq_starts length";
+  d.num_seqs = seq_starts.dim(0) - 1;
+  BRISK_CHECK(d.num_tokens == 0 || d.num_seqs > 0) << d.num_tokens << " tokens, no sequence";
+  BRISK_CHECK(max_seq_len >= 0 && (d.num_tokens == 0 || max_seq_len > 0))
+      << "max_seq_len " << max_seq_len << " for " << d.num_tokens << " tokens";
   return d;
 }
 

@@ -50,6 +50,13 @@ struct AttentionDims {
   int64_t max_blocks_per_seq = 0;
   KvCacheDims cache;
 };
+struct EncoderAttentionDims {
+  int64_t num_tokens = 0;
+  int64_t num_heads = 0;
+  int64_t num_kv_heads = 0;  // > 0, divides num_heads
+  int64_t head_dim = 0;
+  int64_t num_seqs = 0;  // seq_starts.dim(0) - 1
+};
 
 // table: [vocab, hidden] f32/bf16/f16; ids: [num_tokens] i32; out: [num_tokens, hidden] f32.
 // Returns {num_tokens, hidden}. The ids' values are not checked.
@@ -89,5 +96,20 @@ KvCacheDims CheckWriteKvCacheShapes(const Tensor& k, const Tensor& v, const Tens
 AttentionDims CheckPagedAttentionShapes(const Tensor& q, const Tensor& k_cache,
                                         const Tensor& v_cache, const AttentionMetadata& meta,
                                         const AttentionParams& params, const Tensor& out);
+
+// x, out: [rows, dim] f32; weight, bias: [dim] f32
+RowDims CheckLayerNormShapes(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                             const Tensor& out);
+
+// x, out: the same shape of any rank, f32. Returns the number of elements.
+int64_t CheckGeluShapes(const Tensor& x, const Tensor& out);
+
+// q, out: [num_tokens, num_heads, head_dim] f32; k, v: [num_tokens, num_kv_heads, head_dim] f32
+// with num_kv_heads > 0 dividing num_heads; seq_starts: [num_seqs + 1] i32 with num_seqs > 0
+// unless num_tokens == 0; max_seq_len >= 0, and > 0 when num_tokens > 0. The values of
+// seq_starts are not checked (nor that max_seq_len is the true longest sequence).
+EncoderAttentionDims CheckEncoderAttentionShapes(const Tensor& q, const Tensor& k, const Tensor& v,
+                                                 const Tensor& seq_starts, int max_seq_len,
+                                                 const Tensor& out);
 
 }  // namespace brisk::backend

@@ -45,6 +45,27 @@ TEST(OpShapesTest, ReturnsTheDimsOfValidArguments) {
   EXPECT_EQ(att.cache.num_blocks, 9);
   EXPECT_EQ(att.cache.block_size, 16);
   EXPECT_EQ(att.cache.num_kv_heads, 2);
+
+  const RowDims ln = CheckLayerNormShapes(F32({6, 5}), F32({5}), F32({5}), F32({6, 5}));
+  EXPECT_EQ(ln.rows, 6);
+  EXPECT_EQ(ln.dim, 5);
+
+  EXPECT_EQ(CheckGeluShapes(F32({2, 3, 7}), F32({2, 3, 7})), 42);
+  EXPECT_EQ(CheckGeluShapes(F32({0, 4}), F32({0, 4})), 0);
+
+  const EncoderAttentionDims enc = CheckEncoderAttentionShapes(
+      F32({9, 6, 16}), F32({9, 2, 16}), F32({9, 2, 16}), I32({4}), 5, F32({9, 6, 16}));
+  EXPECT_EQ(enc.num_tokens, 9);
+  EXPECT_EQ(enc.num_heads, 6);
+  EXPECT_EQ(enc.num_kv_heads, 2);
+  EXPECT_EQ(enc.head_dim, 16);
+  EXPECT_EQ(enc.num_seqs, 3);
+
+  // An empty batch needs neither a sequence nor a positive max_seq_len.
+  const EncoderAttentionDims empty = CheckEncoderAttentionShapes(
+      F32({0, 4, 8}), F32({0, 4, 8}), F32({0, 4, 8}), I32({1}), 0, F32({0, 4, 8}));
+  EXPECT_EQ(empty.num_tokens, 0);
+  EXPECT_EQ(empty.num_seqs, 0);
 }
 
 TEST(OpShapesDeathTest, MismatchesFailWithTheArgumentNamed) {
@@ -63,6 +84,28 @@ TEST(OpShapesDeathTest, MismatchesFailWithTheArgumentNamed) {
   EXPECT_DEATH(CheckPagedAttentionShapes(F32({5, 3, 8}), F32({9, 16, 2, 8}), F32({9, 16, 2, 8}),
                                          meta, {}, F32({5, 3, 8})),
                "not a multiple of num_kv_heads");
+
+  EXPECT_DEATH(CheckLayerNormShapes(F32({6, 5}), F32({5}), F32({4}), F32({6, 5})),
+               "layer_norm bias");
+  EXPECT_DEATH(CheckLayerNormShapes(F32({6, 5}), F32({5}), F32({5}), F32({5, 6})),
+               "layer_norm x");
+  EXPECT_DEATH(CheckGeluShapes(F32({2, 3}), F32({3, 2})), "gelu x");
+  EXPECT_DEATH(CheckGeluShapes(I32({2, 3}), I32({2, 3})), "gelu x must be f32");
+
+  const Tensor q = F32({9, 6, 16});
+  const Tensor kv = F32({9, 2, 16});
+  EXPECT_DEATH(CheckEncoderAttentionShapes(q, F32({9, 4, 16}), F32({9, 4, 16}), I32({4}), 5, q),
+               "not a multiple of num_kv_heads");
+  EXPECT_DEATH(CheckEncoderAttentionShapes(q, F32({8, 2, 16}), F32({8, 2, 16}), I32({4}), 5, q),
+               "encoder_attention k");
+  EXPECT_DEATH(CheckEncoderAttentionShapes(q, kv, F32({9, 2, 8}), I32({4}), 5, q),
+               "encoder_attention k");
+  EXPECT_DEATH(CheckEncoderAttentionShapes(q, kv, kv, F32({4}), 5, q),
+               "seq_starts must be a 1-D i32");
+  EXPECT_DEATH(CheckEncoderAttentionShapes(q, kv, kv, I32({1}), 5, q), "9 tokens, no sequence");
+  EXPECT_DEATH(CheckEncoderAttentionShapes(q, kv, kv, I32({4}), 0, q), "max_seq_len 0");
+  EXPECT_DEATH(CheckEncoderAttentionShapes(q, kv, kv, I32({4}), 5, F32({9, 6, 8})),
+               "encoder_attention q");
 }
 
 }  // namespace

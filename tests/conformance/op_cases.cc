@@ -23,6 +23,9 @@ const std::vector<CaseGenerator>& CaseGenerators() {
       {OpId::kAdd, AddCases},
       {OpId::kWriteKvCache, WriteKvCacheCases},
       {OpId::kPagedAttention, PagedAttentionCases},
+      {OpId::kLayerNorm, LayerNormCases},
+      {OpId::kGelu, GeluCases},
+      {OpId::kEncoderAttention, EncoderAttentionCases},
   };
   return *generators;
 }

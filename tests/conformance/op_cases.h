@@ -70,6 +70,9 @@ std::vector<OpCase> SiluMulCases();
 std::vector<OpCase> AddCases();
 std::vector<OpCase> WriteKvCacheCases();
 std::vector<OpCase> PagedAttentionCases();
+std::vector<OpCase> LayerNormCases();
+std::vector<OpCase> GeluCases();
+std::vector<OpCase> EncoderAttentionCases();
 
 // ---- Helpers for case generators ----
 

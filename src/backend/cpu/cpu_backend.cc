@@ -1,6 +1,6 @@
-// CpuBackend: argument checks (shared with the reference backend), then the kernels. MatMul
-// and PagedAttention live in their own files; the short row-wise kernels are here. Row-wise
-// ops split rows across threads only when there is enough work (parallel.h).
+// CpuBackend: argument checks (shared with the reference backend), then the kernels. MatMul,
+// PagedAttention and EncoderAttention live in their own files; the short row-wise kernels are
+// here. Row-wise ops split rows across threads only when there is enough work (parallel.h).
 #include "backend/cpu/cpu_backend.h"
 
 #include "backend/cpu/matmul_internal.h"
@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "backend/cpu/attention.h"
+#include "backend/cpu/encoder_attention.h"
 #include "backend/cpu/matmul.h"
 #include "backend/cpu/matmul_internal.h"
 #include "backend/cpu/parallel.h"
@@ -71,6 +72,87 @@ void SiluMulRange(const float* gate, const float* up, int64_t n, float* out) {
   }
 #endif
   for (; i < n; ++i) out[i] = gate[i] * up[i] / (1.0f + std::exp(-gate[i]));
+}
+
+// Σ x[i] in f32 with vector partial sums.
+float Sum(const float* x, int64_t n) {
+#if defined(BRISK_CPU_AVX512)
+  __m512 acc = _mm512_setzero_ps();
+  for (int64_t i = 0; i < n; i += 16) {
+    acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(cpu::TailMask16(n - i), x + i));
+  }
+  return _mm512_reduce_add_ps(acc);
+#else
+  float acc = 0.0f;
+#pragma omp simd reduction(+ : acc)
+  for (int64_t i = 0; i < n; ++i) acc += x[i];
+  return acc;
+#endif
+}
+
+// Σ (x[i] − mean)² in f32 with vector partial sums.
+float SumSquaredDeviations(const float* x, float mean, int64_t n) {
+#if defined(BRISK_CPU_AVX512)
+  const __m512 m = _mm512_set1_ps(mean);
+  __m512 acc = _mm512_setzero_ps();
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 tail = cpu::TailMask16(n - i);
+    // Masked-off lanes load 0 and subtract to 0 as well, adding nothing.
+    const __m512 dev = _mm512_maskz_sub_ps(tail, _mm512_maskz_loadu_ps(tail, x + i), m);
+    acc = _mm512_fmadd_ps(dev, dev, acc);
+  }
+  return _mm512_reduce_add_ps(acc);
+#else
+  float acc = 0.0f;
+#pragma omp simd reduction(+ : acc)
+  for (int64_t i = 0; i < n; ++i) acc += (x[i] - mean) * (x[i] - mean);
+  return acc;
+#endif
+}
+
+// out = (x − mean) / sqrt(var + eps) · weight + bias for one row, two passes over x (the
+// one-pass E[x²] − E[x]² cancels badly when |mean| is large against the spread). out may
+// alias x. x, out, weight, bias: [dim]
+void LayerNormRow(const float* x, const float* weight, const float* bias, float eps, int64_t dim,
+                  float* out) {
+  const float mean = Sum(x, dim) / static_cast<float>(dim);
+  const float var = SumSquaredDeviations(x, mean, dim) / static_cast<float>(dim);
+  const float inv_std = 1.0f / std::sqrt(var + eps);
+  for (int64_t i = 0; i < dim; ++i) out[i] = (x[i] - mean) * inv_std * weight[i] + bias[i];
+}
+
+// √(2/π) and 1/√2 to f32 precision.
+constexpr float kSqrtTwoOverPi = 0.7978845608f;
+constexpr float kSqrtHalf = 0.7071067812f;
+
+// Exact GELU: x·Φ(x) = x/2 · erfc(−x/√2). erfc keeps full relative precision where Φ(x) is
+// tiny (x << 0); the textbook 1 + erf(x/√2) cancels there.
+void GeluErfRange(const float* x, int64_t n, float* out) {
+  for (int64_t i = 0; i < n; ++i) out[i] = 0.5f * x[i] * std::erfc(-x[i] * kSqrtHalf);
+}
+
+// Tanh GELU: x/2 · (1 + tanh(u)) with u = √(2/π)(x + 0.044715x³), computed as the equal
+// x / (1 + e^(−2u)), which does not cancel for x << 0 and saturates cleanly: e^(−2u) = inf
+// gives −0, e^(−2u) = 0 gives x.
+void GeluTanhRange(const float* x, int64_t n, float* out) {
+  int64_t i = 0;
+#if defined(BRISK_CPU_AVX512)
+  const __m512 c = _mm512_set1_ps(-2.0f * kSqrtTwoOverPi);
+  const __m512 cubic = _mm512_set1_ps(0.044715f);
+  const __m512 one = _mm512_set1_ps(1.0f);
+  for (; i < n; i += 16) {
+    const __mmask16 m = cpu::TailMask16(n - i);
+    const __m512 xv = _mm512_maskz_loadu_ps(m, x + i);
+    const __m512 x3 = _mm512_mul_ps(_mm512_mul_ps(xv, xv), xv);
+    const __m512 minus_2u = _mm512_mul_ps(c, _mm512_fmadd_ps(cubic, x3, xv));
+    const __m512 denom = _mm512_add_ps(one, cpu::Exp512(minus_2u));
+    _mm512_mask_storeu_ps(out + i, m, _mm512_div_ps(xv, denom));
+  }
+#endif
+  for (; i < n; ++i) {
+    const float u = kSqrtTwoOverPi * (x[i] + 0.044715f * x[i] * x[i] * x[i]);
+    out[i] = x[i] / (1.0f + std::exp(-2.0f * u));
+  }
 }
 
 }  // namespace
@@ -226,6 +308,42 @@ void CpuBackend::PagedAttention(const Tensor& q, const Tensor& k_cache, const Te
                                 Tensor* out) {
   AttentionDims d = CheckPagedAttention(q, k_cache, v_cache, meta, params, *out);
   cpu::PagedAttention(q, k_cache, v_cache, meta, params, d, num_threads_, &workspace_, out);
+}
+
+void CpuBackend::LayerNorm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps,
+                           Tensor* out) {
+  RowDims d = CheckLayerNormShapes(x, weight, bias, *out);
+  const float* xp = x.data<float>();
+  const float* w = weight.data<float>();
+  const float* b = bias.data<float>();
+  float* o = out->data<float>();
+  ParallelFor(d.rows, 3 * d.dim, num_threads_, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      LayerNormRow(xp + r * d.dim, w, b, eps, d.dim, o + r * d.dim);
+    }
+  });
+}
+
+void CpuBackend::Gelu(const Tensor& x, bool tanh_approximation, Tensor* out) {
+  const int64_t n = CheckGeluShapes(x, *out);
+  const float* xp = x.data<float>();
+  float* o = out->data<float>();
+  // erfc and the exponential cost tens of cycles each: count each element as several.
+  ParallelFor(n, 8, num_threads_, [&](int64_t begin, int64_t end) {
+    if (tanh_approximation) {
+      GeluTanhRange(xp + begin, end - begin, o + begin);
+    } else {
+      GeluErfRange(xp + begin, end - begin, o + begin);
+    }
+  });
+}
+
+void CpuBackend::EncoderAttention(const Tensor& q, const Tensor& k, const Tensor& v,
+                                  const Tensor& seq_starts, int max_seq_len, float scale,
+                                  Tensor* out) {
+  EncoderAttentionDims d = CheckEncoderAttention(q, k, v, seq_starts, max_seq_len, *out);
+  cpu::EncoderAttention(q, k, v, seq_starts, max_seq_len, scale, d, num_threads_, &workspace_,
+                        out);
 }
 
 std::unique_ptr<Backend> MakeCpuBackend(const CpuBackendOptions& options) {

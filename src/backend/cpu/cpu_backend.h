@@ -44,6 +44,12 @@ class CpuBackend : public Backend {
   void PagedAttention(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
                       const AttentionMetadata& meta, const AttentionParams& params,
                       Tensor* out) override;
+  void LayerNorm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps,
+                 Tensor* out) override;
+  void Gelu(const Tensor& x, bool tanh_approximation, Tensor* out) override;
+  void EncoderAttention(const Tensor& q, const Tensor& k, const Tensor& v,
+                        const Tensor& seq_starts, int max_seq_len, float scale,
+                        Tensor* out) override;
 
  private:
   // Constant after construction.

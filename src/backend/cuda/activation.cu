@@ -31,7 +31,49 @@ __global__ void AddKernel(const float* a, const float* b, float* out, int64_t nu
   }
 }
 
+// √(2/π) and 1/√2 to f32 precision.
+constexpr float kSqrtTwoOverPi = 0.7978845608f;
+constexpr float kSqrtHalf = 0.7071067812f;
+
+// grid-stride over [num_elements].
+//   kErf:  x/2 · erfc(-x/√2), equal to x/2 · (1 + erf(x/√2)) but without its cancellation where
+//          Φ(x) is tiny (x << 0); erfcf is within 4 ulp (CUDA Math API, "Single Precision").
+//   kTanh: x/2 · (1 + tanh(u)), u = √(2/π)(x + 0.044715x³), computed as the equal
+//          x / (1 + e^(-2u)), which does not cancel for x << 0 either; e^(-2u) = inf gives -0
+//          and e^(-2u) = 0 gives x.
+template <GeluForm kForm>
+__global__ void GeluKernel(const float* x, float* out, int64_t num_elements) {
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < num_elements;
+       i += stride) {
+    const float v = x[i];
+    if constexpr (kForm == GeluForm::kErf) {
+      out[i] = 0.5f * v * erfcf(-v * kSqrtHalf);
+    } else {
+      const float u = kSqrtTwoOverPi * (v + 0.044715f * v * v * v);
+      out[i] = v / (1.0f + expf(-2.0f * u));
+    }
+  }
+}
+
 }  // namespace
+
+void LaunchGelu(const float* x, float* out, int64_t num_elements, GeluForm form,
+                cudaStream_t stream) {
+  BRISK_CHECK_GE(num_elements, 0);
+  if (num_elements == 0) return;
+  switch (form) {
+    case GeluForm::kErf:
+      GeluKernel<GeluForm::kErf>
+          <<<FlatBlocks(num_elements), kFlatThreads, 0, stream>>>(x, out, num_elements);
+      break;
+    case GeluForm::kTanh:
+      GeluKernel<GeluForm::kTanh>
+          <<<FlatBlocks(num_elements), kFlatThreads, 0, stream>>>(x, out, num_elements);
+      break;
+  }
+  BRISK_CUDA_CHECK(cudaGetLastError());
+}
 
 void LaunchSiluMul(const float* gate, const float* up, float* out, int64_t num_elements,
                    cudaStream_t stream) {

@@ -1,6 +1,7 @@
-// Element-wise f32 kernels of the decoder: SiLU-and-multiply and addition. The host launchers
-// take raw device pointers (any shape, contiguous) and a stream, queue one grid-stride kernel
-// and return at once; they match Backend::SiluMul and Backend::Add (backend/backend.h).
+// Element-wise f32 kernels: SiLU-and-multiply and addition of the decoder, GELU of the
+// encoders. The host launchers take raw device pointers (any shape, contiguous) and a stream,
+// queue one grid-stride kernel and return at once; they match Backend::SiluMul, Backend::Add
+// and Backend::Gelu (backend/backend.h).
 #pragma once
 
 #include <cuda_runtime.h>
@@ -20,5 +21,15 @@ void LaunchSiluMul(const float* gate, const float* up, float* out, int64_t num_e
 // REQUIRES: num_elements >= 0 (0 launches nothing).
 void LaunchAdd(const float* a, const float* b, float* out, int64_t num_elements,
                cudaStream_t stream);
+
+// Which GELU: kErf is the exact x·Φ(x) (torch "none"), kTanh the tanh approximation (torch
+// "tanh", the "gelu_new" of Hugging Face configs).
+enum class GeluForm { kErf, kTanh };
+
+// out[i] = gelu(x[i]) in the given form.
+// x, out: [num_elements] device; out may alias x.
+// REQUIRES: num_elements >= 0 (0 launches nothing).
+void LaunchGelu(const float* x, float* out, int64_t num_elements, GeluForm form,
+                cudaStream_t stream);
 
 }  // namespace brisk::backend::cuda

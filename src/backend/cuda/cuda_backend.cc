@@ -22,6 +22,7 @@
 #include "backend/cuda/device.h"
 #include "backend/cuda/device_op_checks.h"
 #include "backend/cuda/embedding.cuh"
+#include "backend/cuda/encoder_attention.cuh"
 #include "backend/cuda/gemm.h"
 #include "backend/cuda/gemm_kernels.cuh"
 #include "backend/cuda/kv_cache.cuh"
@@ -183,6 +184,12 @@ class CudaBackend final : public Backend {
   void PagedAttention(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
                       const AttentionMetadata& meta, const AttentionParams& params,
                       Tensor* out) override;
+  void LayerNorm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps,
+                 Tensor* out) override;
+  void Gelu(const Tensor& x, bool tanh_approximation, Tensor* out) override;
+  void EncoderAttention(const Tensor& q, const Tensor& k, const Tensor& v,
+                        const Tensor& seq_starts, int max_seq_len, float scale,
+                        Tensor* out) override;
 
  private:
   // The identity of a weight in widened_weights_.
@@ -378,6 +385,46 @@ void CudaBackend::PagedAttention(const Tensor& q, const Tensor& k_cache, const T
                               .scale = params.scale,
                               .sliding_window = params.sliding_window},
                              stream());
+}
+
+void CudaBackend::LayerNorm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps,
+                            Tensor* out) {
+  ScopedDevice guard(context_->device_index);
+  RowDims d = cuda::CheckLayerNormOnDevice(x, weight, bias, *out);
+  if (d.rows == 0) return;
+  BRISK_CHECK_LE(d.dim, int64_t{0x7fffffff}) << "layer_norm dim";
+  cuda::LaunchLayerNorm({.x = x.data<float>(), .weight = weight.data<float>(),
+                         .bias = bias.data<float>(), .out = out->data<float>(),
+                         .num_rows = d.rows, .hidden = static_cast<int>(d.dim), .eps = eps},
+                        stream());
+}
+
+void CudaBackend::Gelu(const Tensor& x, bool tanh_approximation, Tensor* out) {
+  ScopedDevice guard(context_->device_index);
+  const int64_t n = cuda::CheckGeluOnDevice(x, *out);
+  cuda::LaunchGelu(x.data<float>(), out->data<float>(), n,
+                   tanh_approximation ? cuda::GeluForm::kTanh : cuda::GeluForm::kErf, stream());
+}
+
+void CudaBackend::EncoderAttention(const Tensor& q, const Tensor& k, const Tensor& v,
+                                   const Tensor& seq_starts, int max_seq_len, float scale,
+                                   Tensor* out) {
+  ScopedDevice guard(context_->device_index);
+  EncoderAttentionDims d =
+      cuda::CheckEncoderAttentionOnDevice(q, k, v, seq_starts, max_seq_len, *out);
+  cuda::LaunchEncoderAttention({.q = q.data<float>(),
+                                .k = k.data<float>(),
+                                .v = v.data<float>(),
+                                .seq_starts = seq_starts.data<int32_t>(),
+                                .out = out->data<float>(),
+                                .num_tokens = d.num_tokens,
+                                .num_heads = d.num_heads,
+                                .num_kv_heads = d.num_kv_heads,
+                                .head_dim = d.head_dim,
+                                .num_seqs = d.num_seqs,
+                                .max_seq_len = max_seq_len,
+                                .scale = scale},
+                               stream());
 }
 
 }  // namespace

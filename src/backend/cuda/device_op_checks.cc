@@ -72,4 +72,30 @@ AttentionDims CheckPagedAttentionOnDevice(const Tensor& q, const Tensor& k_cache
   return CheckPagedAttentionShapes(q, k_cache, v_cache, meta, params, out);
 }
 
+RowDims CheckLayerNormOnDevice(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                               const Tensor& out) {
+  CheckOnDevice(x, "layer_norm x");
+  CheckOnDevice(weight, "layer_norm weight");
+  CheckOnDevice(bias, "layer_norm bias");
+  CheckOnDevice(out, "layer_norm out");
+  return CheckLayerNormShapes(x, weight, bias, out);
+}
+
+int64_t CheckGeluOnDevice(const Tensor& x, const Tensor& out) {
+  CheckOnDevice(x, "gelu x");
+  CheckOnDevice(out, "gelu out");
+  return CheckGeluShapes(x, out);
+}
+
+EncoderAttentionDims CheckEncoderAttentionOnDevice(const Tensor& q, const Tensor& k,
+                                                   const Tensor& v, const Tensor& seq_starts,
+                                                   int max_seq_len, const Tensor& out) {
+  CheckOnDevice(q, "encoder_attention q");
+  CheckOnDevice(k, "encoder_attention k");
+  CheckOnDevice(v, "encoder_attention v");
+  CheckOnDevice(seq_starts, "seq_starts");
+  CheckOnDevice(out, "encoder_attention out");
+  return CheckEncoderAttentionShapes(q, k, v, seq_starts, max_seq_len, out);
+}
+
 }  // namespace brisk::backend::cuda

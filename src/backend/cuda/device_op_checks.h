@@ -29,4 +29,11 @@ AttentionDims CheckPagedAttentionOnDevice(const Tensor& q, const Tensor& k_cache
                                           const Tensor& v_cache, const AttentionMetadata& meta,
                                           const AttentionParams& params, const Tensor& out);
 
+RowDims CheckLayerNormOnDevice(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                               const Tensor& out);
+int64_t CheckGeluOnDevice(const Tensor& x, const Tensor& out);
+EncoderAttentionDims CheckEncoderAttentionOnDevice(const Tensor& q, const Tensor& k,
+                                                   const Tensor& v, const Tensor& seq_starts,
+                                                   int max_seq_len, const Tensor& out);
+
 }  // namespace brisk::backend::cuda

@@ -1,6 +1,6 @@
-// RMSNorm kernels: one thread block per row, each thread striding over the row. Every element
-// a thread writes is one it read itself, after the block-wide barrier of the sum, so outputs
-// may alias inputs.
+// RMSNorm and LayerNorm kernels: one thread block per row, each thread striding over the row.
+// Every element a thread writes is one it read itself, after the block-wide barrier of the
+// sum, so outputs may alias inputs.
 #include "backend/cuda/norm.cuh"
 
 #include <algorithm>
@@ -60,6 +60,32 @@ __global__ void AddRmsNormKernel(float* residual,                   // [num_rows
   }
 }
 
+// grid: [num_rows]; block: a multiple of 32 threads striding over the row. Two passes: the
+// one-pass E[x²] - E[x]² cancels badly when |mean| is large against the spread.
+__global__ void LayerNormKernel(const float* x,                    // [num_rows, hidden]
+                                const float* __restrict__ weight,  // [hidden]
+                                const float* __restrict__ bias,    // [hidden]
+                                float* out,                        // [num_rows, hidden]
+                                int hidden, float eps) {
+  const int64_t row_offset = static_cast<int64_t>(blockIdx.x) * hidden;
+  const float* x_row = x + row_offset;
+  float* out_row = out + row_offset;
+  float sum = 0.0f;
+  for (int i = threadIdx.x; i < hidden; i += blockDim.x) sum += x_row[i];
+  const float mean = BlockSum(sum) / static_cast<float>(hidden);
+  __syncthreads();  // BlockSum's shared memory is reused by the second sum
+  float sum_squares = 0.0f;
+  for (int i = threadIdx.x; i < hidden; i += blockDim.x) {
+    const float deviation = x_row[i] - mean;
+    sum_squares += deviation * deviation;
+  }
+  // The biased variance plus eps is what RMSNorm's mean of squares plus eps is.
+  const float inv_std = InverseRms(BlockSum(sum_squares), hidden, eps);
+  for (int i = threadIdx.x; i < hidden; i += blockDim.x) {
+    out_row[i] = (x_row[i] - mean) * inv_std * weight[i] + bias[i];
+  }
+}
+
 int ThreadsFor(int hidden) {
   const int rounded_hidden = (hidden + kWarpSize - 1) / kWarpSize * kWarpSize;
   return std::min(kMaxThreads, rounded_hidden);
@@ -87,6 +113,14 @@ void LaunchAddRmsNorm(const AddRmsNormArgs& args, cudaStream_t stream) {
   if (args.num_rows == 0) return;
   AddRmsNormKernel<<<static_cast<unsigned>(args.num_rows), ThreadsFor(args.hidden), 0, stream>>>(
       args.residual, args.x, args.weight, args.out, args.hidden, args.eps);
+  BRISK_CUDA_CHECK(cudaGetLastError());
+}
+
+void LaunchLayerNorm(const LayerNormArgs& args, cudaStream_t stream) {
+  CheckRows(args.num_rows, args.hidden);
+  if (args.num_rows == 0) return;
+  LayerNormKernel<<<static_cast<unsigned>(args.num_rows), ThreadsFor(args.hidden), 0, stream>>>(
+      args.x, args.weight, args.bias, args.out, args.hidden, args.eps);
   BRISK_CUDA_CHECK(cudaGetLastError());
 }
 

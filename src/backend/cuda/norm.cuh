@@ -1,7 +1,8 @@
-// Row-wise normalization kernels of the decoder: RMSNorm and the fused residual add + RMSNorm.
-// The host launchers take raw device pointers and a stream, queue one kernel and return at
-// once; they match Backend::RmsNorm and Backend::AddRmsNorm (backend/backend.h). Invalid
-// launch configurations are our bug (BRISK_CHECK / BRISK_CUDA_CHECK).
+// Row-wise normalization kernels: RMSNorm and the fused residual add + RMSNorm of the decoder,
+// LayerNorm of the encoders. The host launchers take raw device pointers and a stream, queue
+// one kernel and return at once; they match Backend::RmsNorm, Backend::AddRmsNorm and
+// Backend::LayerNorm (backend/backend.h). Invalid launch configurations are our bug
+// (BRISK_CHECK / BRISK_CUDA_CHECK).
 #pragma once
 
 #include <cuda_runtime.h>
@@ -38,5 +39,22 @@ struct AddRmsNormArgs {
 // residual += x (one f32 addition per element), then out = RmsNorm(residual) as above.
 // REQUIRES: as LaunchRmsNorm.
 void LaunchAddRmsNorm(const AddRmsNormArgs& args, cudaStream_t stream);
+
+struct LayerNormArgs {
+  const float* x = nullptr;       // [num_rows, hidden], device
+  const float* weight = nullptr;  // [hidden], device
+  const float* bias = nullptr;    // [hidden], device
+  float* out = nullptr;           // [num_rows, hidden], device; may alias x
+  int64_t num_rows = 0;
+  int hidden = 0;
+  float eps = 1e-5f;
+};
+
+// out[r, :] = (x[r, :] - mean) / sqrt(var + eps) * weight + bias, biased variance. One thread
+// block per row and two passes over it (mean, then the squared deviations from it), each
+// summed in f32 and reduced with warp shuffles; the inverse standard deviation is taken in
+// double and rounded once.
+// REQUIRES: as LaunchRmsNorm.
+void LaunchLayerNorm(const LayerNormArgs& args, cudaStream_t stream);
 
 }  // namespace brisk::backend::cuda

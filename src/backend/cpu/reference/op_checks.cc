@@ -69,4 +69,22 @@ AttentionDims CheckPagedAttention(const Tensor& q, const Tensor& k_cache, const 
   return d;
 }
 
+EncoderAttentionDims CheckEncoderAttention(const Tensor& q, const Tensor& k, const Tensor& v,
+                                           const Tensor& seq_starts, int max_seq_len,
+                                           const Tensor& out) {
+  const EncoderAttentionDims d = CheckEncoderAttentionShapes(q, k, v, seq_starts, max_seq_len, out);
+  const int32_t* starts = seq_starts.data<int32_t>();
+  BRISK_CHECK_EQ(starts[0], 0) << "seq_starts[0]";
+  BRISK_CHECK_EQ(starts[d.num_seqs], d.num_tokens) << "seq_starts[num_seqs]";
+  int64_t longest = 0;
+  for (int64_t s = 0; s < d.num_seqs; ++s) {
+    const int64_t len = int64_t{starts[s + 1]} - starts[s];
+    BRISK_CHECK_GE(len, 0) << "seq_starts decreases at sequence " << s << ": " << starts[s]
+                           << " then " << starts[s + 1];
+    longest = std::max(longest, len);
+  }
+  BRISK_CHECK_GE(max_seq_len, longest) << "max_seq_len below the longest sequence";
+  return d;
+}
+
 }  // namespace brisk::backend

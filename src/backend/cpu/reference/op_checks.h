@@ -1,6 +1,7 @@
 // Argument checks of the CPU backends. The shapes and dtypes are checked by the shared
 // backend/op_shapes.h (included here, with the Dims structs and the ops that have no index
-// arguments: CheckMatMulShapes, CheckRmsNormShapes, CheckSameShapeF32); the Check* functions
+// arguments: CheckMatMulShapes, CheckRmsNormShapes, CheckSameShapeF32, CheckLayerNormShapes,
+// CheckGeluShapes); the Check* functions
 // below add what only a host backend can check cheaply: the contents of index tensors (token
 // ids, positions, slots, attention metadata). All fail with BRISK_CHECK (our bug).
 #pragma once
@@ -33,5 +34,13 @@ KvCacheDims CheckWriteKvCache(const Tensor& k, const Tensor& v, const Tensor& sl
 AttentionDims CheckPagedAttention(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
                                   const AttentionMetadata& meta, const AttentionParams& params,
                                   const Tensor& out);
+
+// CheckEncoderAttentionShapes, and the contents of seq_starts: starts at 0, never decreases,
+// ends at num_tokens; max_seq_len is not smaller than the longest sequence.
+// q, out: [num_tokens, num_heads, head_dim] f32; k, v: [num_tokens, num_kv_heads, head_dim] f32;
+// seq_starts: [num_seqs + 1] i32
+EncoderAttentionDims CheckEncoderAttention(const Tensor& q, const Tensor& k, const Tensor& v,
+                                           const Tensor& seq_starts, int max_seq_len,
+                                           const Tensor& out);
 
 }  // namespace brisk::backend

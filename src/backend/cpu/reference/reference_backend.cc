@@ -206,6 +206,83 @@ void ReferenceBackend::PagedAttention(const Tensor& q, const Tensor& k_cache, co
   }
 }
 
+void ReferenceBackend::LayerNorm(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                                 float eps, Tensor* out) {
+  RowDims d = CheckLayerNormShapes(x, weight, bias, *out);
+  const float* w = weight.data<float>();
+  const float* b = bias.data<float>();
+  for (int64_t r = 0; r < d.rows; ++r) {
+    const float* xr = x.data<float>() + r * d.dim;
+    double sum = 0.0;
+    for (int64_t i = 0; i < d.dim; ++i) sum += xr[i];
+    const double mean = sum / static_cast<double>(d.dim);
+    double sum_squares = 0.0;
+    for (int64_t i = 0; i < d.dim; ++i) sum_squares += (xr[i] - mean) * (xr[i] - mean);
+    const double inv_std = 1.0 / std::sqrt(sum_squares / static_cast<double>(d.dim) + eps);
+    float* outr = out->data<float>() + r * d.dim;  // may alias xr: element i is read first
+    for (int64_t i = 0; i < d.dim; ++i) {
+      outr[i] = static_cast<float>((xr[i] - mean) * inv_std * w[i] + b[i]);
+    }
+  }
+}
+
+void ReferenceBackend::Gelu(const Tensor& x, bool tanh_approximation, Tensor* out) {
+  const int64_t n = CheckGeluShapes(x, *out);
+  const float* xp = x.data<float>();
+  float* o = out->data<float>();
+  const double sqrt_2_over_pi = std::sqrt(2.0 / M_PI);
+  for (int64_t i = 0; i < n; ++i) {
+    const double xi = xp[i];
+    const double gate = tanh_approximation
+                            ? 1.0 + std::tanh(sqrt_2_over_pi * (xi + 0.044715 * xi * xi * xi))
+                            : 1.0 + std::erf(xi / std::sqrt(2.0));
+    o[i] = static_cast<float>(0.5 * xi * gate);
+  }
+}
+
+void ReferenceBackend::EncoderAttention(const Tensor& q, const Tensor& k, const Tensor& v,
+                                        const Tensor& seq_starts, int max_seq_len, float scale,
+                                        Tensor* out) {
+  EncoderAttentionDims d = CheckEncoderAttention(q, k, v, seq_starts, max_seq_len, *out);
+  const int64_t group = d.num_heads / d.num_kv_heads;  // query heads per kv head
+  const int32_t* starts = seq_starts.data<int32_t>();
+  // Row t, kv head g of k or v: [num_tokens, num_kv_heads, head_dim].
+  auto kv_row = [&](const Tensor& t, int64_t row, int64_t g) {
+    return t.data<float>() + (row * d.num_kv_heads + g) * d.head_dim;
+  };
+  std::vector<double> weights;
+  for (int64_t s = 0; s < d.num_seqs; ++s) {
+    const int64_t first = starts[s];
+    const int64_t end = starts[s + 1];
+    for (int64_t row = first; row < end; ++row) {
+      for (int64_t h = 0; h < d.num_heads; ++h) {
+        const int64_t g = h / group;
+        const float* qh = q.data<float>() + (row * d.num_heads + h) * d.head_dim;
+        // Softmax over every key of the sequence, shifted by the maximum for range.
+        weights.assign(end - first, 0.0);
+        double max_score = -INFINITY;
+        for (int64_t t = first; t < end; ++t) {
+          double dot = 0.0;
+          for (int64_t i = 0; i < d.head_dim; ++i) dot += qh[i] * double{kv_row(k, t, g)[i]};
+          weights[t - first] = dot * scale;
+          max_score = std::max(max_score, weights[t - first]);
+        }
+        double sum = 0.0;
+        for (double& w : weights) {
+          w = std::exp(w - max_score);
+          sum += w;
+        }
+        float* oh = out->data<float>() + (row * d.num_heads + h) * d.head_dim;
+        for (int64_t i = 0; i < d.head_dim; ++i) {
+          double acc = 0.0;
+          for (int64_t t = first; t < end; ++t) acc += weights[t - first] * kv_row(v, t, g)[i];
+          oh[i] = static_cast<float>(acc / sum);
+        }
+      }
+    }
+  }
+}
+
 std::unique_ptr<Backend> MakeReferenceBackend() { return std::make_unique<ReferenceBackend>(); }
 
 }  // namespace brisk::backend

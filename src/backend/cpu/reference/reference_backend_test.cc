@@ -198,5 +198,83 @@ TEST(ReferenceBackendTest, PagedAttentionCausalWindowAndGqa) {
   EXPECT_NEAR(out1.data<float>()[0], (2 + 10 * s3) / (1 + s3), 1e-5);
 }
 
+TEST(ReferenceBackendTest, LayerNormMatchesHandComputation) {
+  ReferenceBackend b;
+  // Row 0: mean 3, deviations (-2, -1, 0, 3), biased variance 14/4 = 3.5; with eps 0.5 the
+  // inverse std is 1/sqrt(4) = 0.5, so x̂ = (-1, -0.5, 0, 1.5).
+  // Row 1 is constant: x̂ = 0 and out = bias.
+  Tensor x = F32({2, 4}, {1, 2, 3, 6, 5, 5, 5, 5});
+  Tensor w = F32({4}, {1, 2, 1, -2});
+  Tensor bias = F32({4}, {0.5, 0, -1, 1});
+  Tensor out = Tensor::Empty(DType::kF32, {2, 4});
+  b.LayerNorm(x, w, bias, 0.5f, &out);
+  std::vector<float> want = {-0.5, -1, -1, -2, 0.5, 0, -1, 1};
+  for (int i = 0; i < 8; ++i) EXPECT_NEAR(out.data<float>()[i], want[i], 1e-6) << i;
+  // In place (out aliases x).
+  b.LayerNorm(x, w, bias, 0.5f, &x);
+  for (int i = 0; i < 8; ++i) EXPECT_NEAR(x.data<float>()[i], want[i], 1e-6) << i;
+}
+
+TEST(ReferenceBackendTest, GeluExactAndTanhForms) {
+  ReferenceBackend b;
+  Tensor x = F32({2, 2}, {0, 1, -1, 2});
+  Tensor out = Tensor::Empty(DType::kF32, {2, 2});
+  // Exact: gelu(x) = x·Φ(x) with the standard normal CDF Φ(1) = 0.8413447461 and
+  // Φ(2) = 0.9772498681 (tables); Φ(-1) = 1 - Φ(1).
+  b.Gelu(x, /*tanh_approximation=*/false, &out);
+  EXPECT_EQ(out.data<float>()[0], 0.0f);
+  EXPECT_NEAR(out.data<float>()[1], 0.8413447461f, 1e-7);
+  EXPECT_NEAR(out.data<float>()[2], -0.1586552539f, 1e-7);
+  EXPECT_NEAR(out.data<float>()[3], 1.9544997361f, 1e-6);
+  // Tanh form: x = 1: √(2/π)·1.044715 = 0.83356197, tanh = 0.68238398, out = 0.84119199.
+  // x = -2: √(2/π)·(-2.35772) = -1.88118839, tanh = -0.95459769, out = -0.04540231.
+  Tensor y = F32({2}, {1, -2});
+  b.Gelu(y, /*tanh_approximation=*/true, &y);  // in place
+  EXPECT_NEAR(y.data<float>()[0], 0.84119199f, 1e-7);
+  EXPECT_NEAR(y.data<float>()[1], -0.04540231f, 1e-7);
+}
+
+TEST(ReferenceBackendTest, EncoderAttentionIsBidirectionalPerSequenceWithGqa) {
+  ReferenceBackend b;
+  // Sequences: {token 0}, an empty one, {tokens 1, 2}. head_dim 1, two query heads on one kv
+  // head.
+  Tensor seq_starts = I32({4}, {0, 1, 1, 3});
+  Tensor k = F32({3, 1, 1}, {5, 0, std::log(3.0f)});
+  Tensor v = F32({3, 1, 1}, {7, 2, 10});
+  Tensor q = F32({3, 2, 1}, {1, 2, 1, 2, 0, -1});
+  Tensor out = Tensor::Empty(DType::kF32, {3, 2, 1});
+  b.EncoderAttention(q, k, v, seq_starts, 2, 1.0f, &out);
+  // Token 0 sees only itself: out = 7 for both heads.
+  EXPECT_NEAR(out.data<float>()[0], 7.0f, 1e-6);
+  EXPECT_NEAR(out.data<float>()[1], 7.0f, 1e-6);
+  // Token 1 (first of its sequence) also sees token 2. Head 0, q = 1: scores (0, ln 3) ->
+  // weights (1/4, 3/4): 2/4 + 30/4 = 8. Head 1, q = 2: (0, 2 ln 3) -> (1/10, 9/10): 9.2.
+  EXPECT_NEAR(out.data<float>()[2], 8.0f, 1e-5);
+  EXPECT_NEAR(out.data<float>()[3], 9.2f, 1e-5);
+  // Token 2, head 0, q = 0: uniform, (2 + 10)/2 = 6. Head 1, q = -1: (0, -ln 3) -> (3/4, 1/4):
+  // 1.5 + 2.5 = 4.
+  EXPECT_NEAR(out.data<float>()[4], 6.0f, 1e-5);
+  EXPECT_NEAR(out.data<float>()[5], 4.0f, 1e-5);
+
+  // Scale 2 doubles the scores: token 1 head 0 becomes (0, 2 ln 3) -> 9.2.
+  b.EncoderAttention(q, k, v, seq_starts, 2, 2.0f, &out);
+  EXPECT_NEAR(out.data<float>()[2], 9.2f, 1e-5);
+}
+
+TEST(ReferenceBackendDeathTest, EncoderAttentionRejectsBadSeqStarts) {
+  ReferenceBackend b;
+  Tensor q = Tensor::Empty(DType::kF32, {3, 2, 4});
+  Tensor kv = Tensor::Empty(DType::kF32, {3, 1, 4});
+  Tensor out = Tensor::Empty(DType::kF32, {3, 2, 4});
+  EXPECT_DEATH(b.EncoderAttention(q, kv, kv, I32({3}, {1, 2, 3}), 2, 1.0f, &out),
+               "seq_starts\\[0\\]");
+  EXPECT_DEATH(b.EncoderAttention(q, kv, kv, I32({3}, {0, 2, 2}), 2, 1.0f, &out),
+               "seq_starts\\[num_seqs\\]");
+  EXPECT_DEATH(b.EncoderAttention(q, kv, kv, I32({4}, {0, 2, 1, 3}), 2, 1.0f, &out),
+               "seq_starts decreases at sequence 1");
+  EXPECT_DEATH(b.EncoderAttention(q, kv, kv, I32({3}, {0, 1, 3}), 1, 1.0f, &out),
+               "max_seq_len below the longest");
+}
+
 }  // namespace
 }  // namespace brisk::backend
