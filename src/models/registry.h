@@ -1,5 +1,5 @@
 // The one place architectures are registered: maps the Hugging Face `architectures` name in
-// config.json to the factory that loads it.
+// config.json to the factory that loads it, for decoders and, separately, for text embedders.
 #pragma once
 
 #include <memory>
@@ -10,6 +10,7 @@
 #include "backend/backend.h"
 #include "base/status.h"
 #include "models/decoder_model.h"
+#include "models/embedder.h"
 
 namespace brisk::models {
 
@@ -23,5 +24,17 @@ absl::StatusOr<std::unique_ptr<DecoderModel>> LoadDecoderModel(const std::string
 
 // Names of every registered decoder architecture, sorted.
 std::vector<std::string_view> RegisteredDecoderArchitectures();
+
+// Loads the text embedder in `model_dir`: a sentence-transformers folder (modules.json, see
+// loader::EmbedderLayout) or a plain transformers folder (CLS pooling, no normalization).
+// Errors: those of the folder description, the config and the checkpoint (each names its
+// file), InvalidArgument for an architecture with no embedder factory (the registered names
+// are listed), and a weight dtype or op the backend does not support.
+// REQUIRES: `backend` outlives the returned embedder.
+absl::StatusOr<std::unique_ptr<Embedder>> LoadEmbedderModel(const std::string& model_dir,
+                                                            backend::Backend* backend);
+
+// Names of every registered embedder architecture, sorted.
+std::vector<std::string_view> RegisteredEmbedderArchitectures();
 
 }  // namespace brisk::models
