@@ -24,7 +24,9 @@ build_pkgs=(
   build-essential g++ cmake ninja-build make pkg-config git python3
   libgtest-dev libgmock-dev libbenchmark-dev
   libabsl-dev nlohmann-json3-dev libcli11-dev libpcre2-dev libutf8proc-dev
-  libopenblas-dev libomp-dev libboost-dev libssl-dev
+  libopenblas-dev libomp-dev libboost-dev libssl-dev libfaiss-dev
+  librocksdb-dev libhiredis-dev  # persistent response-cache stores (src/cache)
+  redis-server  # the Redis store's tests start their own server
   prometheus  # promtool checks the /metrics exposition in tests
 )
 data_pkgs=(

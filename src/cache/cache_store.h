@@ -1,5 +1,5 @@
-// CacheStore: the interface of every exact-response-cache store (in memory now; RocksDB and Redis
-// later), and CachedResponse, the value it holds. Contract shared by all stores:
+// CacheStore: the interface of every exact-response-cache store (memory, RocksDB, Redis, and the
+// tiered pair of two), and CachedResponse, the value it holds. Contract shared by all stores:
 //   - thread-safe: any method may be called from any thread at any time;
 //   - values are immutable once stored: a Put hands over a shared_ptr<const CachedResponse> that
 //     the store never modifies, and a Get returns a pointer that stays valid (and unchanged)
@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cache/cache_key.h"
@@ -80,6 +81,10 @@ class CacheStore {
   virtual bool Erase(const CacheKey& key) = 0;
 
   virtual StoreStats Stats() const = 0;
+
+  // A short constant name for logs and metric labels: "memory", "rocksdb", "redis", "tiered".
+  // The view points to static storage.
+  virtual std::string_view name() const = 0;
 };
 
 }  // namespace brisk::cache

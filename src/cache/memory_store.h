@@ -13,6 +13,7 @@
 #include <list>
 #include <memory>
 #include <mutex>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -50,6 +51,7 @@ class MemoryStore final : public CacheStore {
            int64_t ttl_ms) override;
   bool Erase(const CacheKey& key) override;
   StoreStats Stats() const override;
+  std::string_view name() const override { return "memory"; }
 
   // The bytes an entry holding `value` is charged.
   static int64_t EntrySize(const CachedResponse& value) {

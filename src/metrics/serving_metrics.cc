@@ -60,6 +60,13 @@ std::vector<double> HttpBounds() {
           1,      2.5,   5,      10,    30,   60,    120,  300, 600};
 }
 
+// Cache lookups, 10 us .. 1 s: an in-memory hit takes microseconds, a RocksDB read or an index
+// search tens to hundreds, a Redis round trip about a millisecond; beyond that a store is sick.
+std::vector<double> CacheLookupBounds() {
+  return {0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001,
+          0.0025,  0.005,    0.01,    0.025,  0.05,    0.1,    1};
+}
+
 }  // namespace
 
 ServingMetrics::ServingMetrics() {
@@ -119,6 +126,28 @@ ServingMetrics::ServingMetrics() {
                                     model);
   kv_blocks_used_ = &r.AddGauge("brisk_kv_blocks_used", "KV cache blocks in use.", model);
   kv_blocks_free_ = &r.AddGauge("brisk_kv_blocks_free", "KV cache blocks free.", model);
+  cache_lookups_ = &r.AddCounter("brisk_response_cache_lookups_total",
+                                 "Response cache lookups by tier (exact, semantic) and result.",
+                                 {"model", "tier", "result"});
+  cache_lookup_time_ = &r.AddHistogram("brisk_response_cache_lookup_seconds",
+                                       "Time of one response cache lookup, embedding excluded.",
+                                       {"tier"}, CacheLookupBounds());
+  cache_embed_time_ = &r.AddHistogram("brisk_semantic_cache_embed_seconds",
+                                      "Time to embed the query text of a semantic lookup.", {},
+                                      TtftBounds());
+  cache_hits_by_store_ = &r.AddCounter("brisk_response_cache_store_hits_total",
+                                       "Response cache hits by the store that held the answer.",
+                                       {"tier", "store"});
+  cache_saved_tokens_ = &r.AddCounter("brisk_response_cache_saved_tokens_total",
+                                      "Completion tokens answered from the response cache.",
+                                      {"model", "tier"});
+  cache_saved_seconds_ = &r.AddCounter("brisk_response_cache_saved_seconds_total",
+                                       "Compute time of the answers served from the response "
+                                       "cache, as first measured.",
+                                       {"model", "tier"});
+  cache_inserts_ = &r.AddCounter("brisk_response_cache_inserts_total",
+                                 "Answers written into the response cache, by outcome.",
+                                 {"model", "tier", "result"});
   prefix_hit_rate_ = &r.AddGauge("brisk_prefix_cache_hit_rate",
                                  "Prefix cache hit tokens over queried tokens since start.",
                                  model);
@@ -158,6 +187,22 @@ void ServingMetrics::RecordHttp(const HttpStats& http) {
   http_duration_->WithLabels({http.endpoint}).Observe(http.duration_s);
   const std::string code = std::to_string(http.status_code);
   http_requests_->WithLabels({http.endpoint, code}).Inc();
+}
+
+void ServingMetrics::RecordCacheLookup(const CacheLookupStats& lookup) {
+  cache_lookups_->WithLabels({lookup.model, lookup.tier, lookup.hit ? "hit" : "miss"}).Inc();
+  cache_lookup_time_->WithLabels({lookup.tier}).Observe(lookup.lookup_s);
+  if (lookup.embed_s >= 0) cache_embed_time_->WithLabels({}).Observe(lookup.embed_s);
+  if (!lookup.hit) return;
+  cache_hits_by_store_->WithLabels({lookup.tier, lookup.store}).Inc();
+  cache_saved_tokens_->WithLabels({lookup.model, lookup.tier})
+      .Inc(static_cast<double>(lookup.tokens_saved));
+  cache_saved_seconds_->WithLabels({lookup.model, lookup.tier}).Inc(lookup.seconds_saved);
+}
+
+void ServingMetrics::RecordCacheInsert(const CacheInsertStats& insert) {
+  cache_inserts_->WithLabels({insert.model, insert.tier, insert.stored ? "stored" : "refused"})
+      .Inc();
 }
 
 std::string ServingMetrics::Render(std::span<const EngineGauges> engines) const {

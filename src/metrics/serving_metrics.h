@@ -34,6 +34,13 @@ class ServingMetrics {
   // Records one HTTP response by endpoint and status code. Thread-safe.
   void RecordHttp(const HttpStats& http);
 
+  // Records one response-cache lookup: lookups by tier and result, lookup and embedding latency
+  // histograms, hits by store, and on a hit the tokens and seconds it saved. Thread-safe.
+  void RecordCacheLookup(const CacheLookupStats& lookup);
+
+  // Records one response-cache insert by tier and outcome. Thread-safe.
+  void RecordCacheInsert(const CacheInsertStats& insert);
+
   // Sets the occupancy gauges and the engine-kept counters from `engines` (one snapshot per
   // model; a model absent from this call keeps its last values), then returns the exposition
   // text (content type "text/plain; version=0.0.4"). Thread-safe; concurrent calls are
@@ -76,6 +83,15 @@ class ServingMetrics {
   GaugeFamily* kv_blocks_used_;
   GaugeFamily* kv_blocks_free_;
   GaugeFamily* prefix_hit_rate_;
+
+  // Response cache.
+  CounterFamily* cache_lookups_;        // {model, tier, result}
+  HistogramFamily* cache_lookup_time_;  // {tier}
+  HistogramFamily* cache_embed_time_;   // {}
+  CounterFamily* cache_hits_by_store_;  // {tier, store}
+  CounterFamily* cache_saved_tokens_;   // {model, tier}
+  CounterFamily* cache_saved_seconds_;  // {model, tier}
+  CounterFamily* cache_inserts_;        // {model, tier, result}
 
   mutable std::mutex render_mu_;  // Serializes Render() (set from snapshots, then render).
 };

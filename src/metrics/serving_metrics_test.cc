@@ -74,6 +74,17 @@ void RecordScenario(ServingMetrics& m) {
   m.RecordHttp({.endpoint = "/v1/chat/completions", .status_code = 200, .duration_s = 0.07});
   m.RecordHttp({.endpoint = "/v1/chat/completions", .status_code = 400, .duration_s = 0.001});
   m.RecordHttp({.endpoint = "/metrics", .status_code = 200, .duration_s = 0.0004});
+  // Response cache: an exact miss, then a semantic hit served from memory; an exact hit from
+  // RocksDB; two inserts, one refused.
+  m.RecordCacheLookup({.model = kModel, .tier = "exact", .hit = false, .store = "",
+                       .lookup_s = 0.00002});
+  m.RecordCacheLookup({.model = kModel, .tier = "semantic", .hit = true, .store = "memory",
+                       .lookup_s = 0.0003, .embed_s = 0.004, .tokens_saved = 12,
+                       .seconds_saved = 0.25});
+  m.RecordCacheLookup({.model = kModel, .tier = "exact", .hit = true, .store = "rocksdb",
+                       .lookup_s = 0.00004, .tokens_saved = 30, .seconds_saved = 0.5});
+  m.RecordCacheInsert({.model = kModel, .tier = "exact", .stored = true});
+  m.RecordCacheInsert({.model = kModel, .tier = "semantic", .stored = false});
 }
 
 std::vector<EngineGauges> Snapshots(int64_t num_preemptions) {
@@ -209,6 +220,37 @@ std::string FindOnPath(const std::string& name) {
     if (::access(candidate.c_str(), X_OK) == 0) return candidate;
   }
   return "";
+}
+
+TEST(ServingMetricsTest, ResponseCacheSeries) {
+  ServingMetrics m;
+  RecordScenario(m);
+  const auto s = ParseSamples(m.Render({}));
+  const std::string lookups = "brisk_response_cache_lookups_total";
+  EXPECT_EQ(Sample(s, lookups + R"({model="brisk-tiny",tier="exact",result="hit"})"), 1);
+  EXPECT_EQ(Sample(s, lookups + R"({model="brisk-tiny",tier="exact",result="miss"})"), 1);
+  EXPECT_EQ(Sample(s, lookups + R"({model="brisk-tiny",tier="semantic",result="hit"})"), 1);
+  EXPECT_EQ(Sample(s, R"(brisk_response_cache_lookup_seconds_count{tier="exact"})"), 2);
+  EXPECT_EQ(Sample(s, R"(brisk_response_cache_lookup_seconds_bucket{tier="exact",le="2.5e-05"})"),
+            1);
+  EXPECT_NEAR(Sample(s, R"(brisk_response_cache_lookup_seconds_sum{tier="exact"})"), 0.00006,
+              1e-12);
+  // Only the semantic lookup embedded its query.
+  EXPECT_EQ(Sample(s, "brisk_semantic_cache_embed_seconds_count"), 1);
+  EXPECT_EQ(Sample(s, R"(brisk_response_cache_store_hits_total{tier="exact",store="rocksdb"})"), 1);
+  EXPECT_EQ(Sample(s, R"(brisk_response_cache_store_hits_total{tier="semantic",store="memory"})"),
+            1);
+  EXPECT_EQ(Sample(s, R"(brisk_response_cache_saved_tokens_total{model="brisk-tiny",tier="exact"})"),
+            30);
+  EXPECT_EQ(
+      Sample(s, R"(brisk_response_cache_saved_tokens_total{model="brisk-tiny",tier="semantic"})"),
+      12);
+  EXPECT_NEAR(
+      Sample(s, R"(brisk_response_cache_saved_seconds_total{model="brisk-tiny",tier="exact"})"),
+      0.5, 1e-12);
+  const std::string inserts = "brisk_response_cache_inserts_total";
+  EXPECT_EQ(Sample(s, inserts + R"({model="brisk-tiny",tier="exact",result="stored"})"), 1);
+  EXPECT_EQ(Sample(s, inserts + R"({model="brisk-tiny",tier="semantic",result="refused"})"), 1);
 }
 
 TEST(ServingMetricsTest, PromtoolAcceptsOutputWithoutLintProblems) {

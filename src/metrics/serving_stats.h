@@ -51,6 +51,26 @@ struct EngineGauges {
   int64_t num_preemptions = 0;            // since start
 };
 
+// One lookup in one tier of the response cache ("exact" or "semantic"), reported by the api
+// layer for every request that consulted the cache.
+struct CacheLookupStats {
+  std::string model;
+  std::string tier;     // "exact" or "semantic"
+  bool hit = false;
+  std::string store;    // on a hit, the store that held the answer: "memory", "rocksdb", "redis"
+  double lookup_s = 0;  // the lookup itself (semantic: index search and store read)
+  double embed_s = -1;  // semantic only: embedding the query text; < 0 when not embedded
+  int64_t tokens_saved = 0;  // on a hit: completion tokens of the answer served
+  double seconds_saved = 0;  // on a hit: how long the original answer took to compute
+};
+
+// One entry written into the response cache.
+struct CacheInsertStats {
+  std::string model;
+  std::string tier;  // "exact" or "semantic"
+  bool stored = false;  // false: refused (too large for the store, or the store is down)
+};
+
 // One HTTP response.
 struct HttpStats {
   std::string endpoint;  // the route, e.g. "/v1/chat/completions"; "other" for unknown paths
