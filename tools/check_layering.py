@@ -19,7 +19,7 @@ import sys
 # A rule's value: ALL (any header of that layer) or a regex the whole include path must match.
 ALL = None
 BACKEND_INTERFACE = r"backend/[^/]+"  # backend/backend.h level: not backend/cpu, backend/cuda
-ENGINE_CLIENT = r"engine/engine_client\.h"  # DESIGN.md rule 4: only the EngineClient interface
+ENGINE_CLIENT = r"engine/(engine_client|embedding_client)\.h"  # DESIGN.md rule 4: the client interfaces only
 EVERYTHING = "everything"
 
 _FRONT = {"base": ALL, "tensor": ALL, "tokenizer": ALL, "metrics": ALL, "engine": ENGINE_CLIENT}

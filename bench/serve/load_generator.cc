@@ -207,6 +207,9 @@ absl::Status ValidateOptions(const LoadGenOptions& o) {
     return bad("--shared-prefix-len must be in [0, --input-len = ", o.input_len, "], got ",
                o.shared_prefix_len);
   }
+  if (o.distinct_prompts < 0) {
+    return bad("--distinct-prompts must be >= 0, got ", o.distinct_prompts);
+  }
   if (o.vocab_size < 0 || o.vocab_size > std::numeric_limits<int32_t>::max()) {
     return bad("--vocab-size must be in [1, 2^31), got ", o.vocab_size);
   }
@@ -301,9 +304,10 @@ LoadGenResult RunLoad(const LoadGenOptions& options) {
   BRISK_CHECK(options.vocab_size >= 1) << "vocab_size not resolved";
   const Url url = *ParseUrl(options.url);
   const int n = options.num_requests;
-  const auto prompts =
-      BuildPrompts(n, options.input_len, options.shared_prefix_len, options.vocab_size,
-                   options.seed);
+  const int num_prompts =
+      options.distinct_prompts > 0 ? std::min(n, options.distinct_prompts) : n;
+  const auto prompts = BuildPrompts(num_prompts, options.input_len, options.shared_prefix_len,
+                                    options.vocab_size, options.seed);
   const bool by_rate = options.mode == ArrivalMode::kRate;
   const std::vector<double> arrivals_s =
       by_rate ? ArrivalTimesS(n, options.rate, options.seed) : std::vector<double>();
@@ -322,7 +326,8 @@ LoadGenResult RunLoad(const LoadGenOptions& options) {
     go.wait();
     HttpConnection conn(url);
     for (int idx = next_idx.fetch_add(1); idx < n; idx = next_idx.fetch_add(1)) {
-      std::string body = CompletionRequestJson(options.model, prompts[idx], options.output_len);
+      std::string body = CompletionRequestJson(options.model, prompts[idx % num_prompts],
+                                               options.output_len);
       if (by_rate) {
         std::this_thread::sleep_until(start + std::chrono::duration_cast<Clock::duration>(
                                                   std::chrono::duration<double>(arrivals_s[idx])));

@@ -39,6 +39,9 @@ struct LoadGenOptions {
   int output_len = 0;            // max_tokens per request, >= 1
   uint64_t seed = 0;
   int shared_prefix_len = 0;     // 0..input_len ids shared by every prompt
+  // 0: every request has its own prompt; D >= 1: request i sends prompt i mod D, so requests
+  // repeat exactly (to measure response caches).
+  int distinct_prompts = 0;
   int64_t vocab_size = 0;        // 0: data[0].vocab_size of GET /v1/models
   double timeout_s = 600.0;      // per request, from sending it to the end of its stream
   double progress_interval_s = 1.0;  // a progress line on stderr this often; 0: none

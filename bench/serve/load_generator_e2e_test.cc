@@ -12,6 +12,7 @@
 #include <limits>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <utility>  // before Asio: boost 1.74's awaitable.hpp uses std::exchange
@@ -303,6 +304,24 @@ TEST(LoadGeneratorE2eTest, RateModeKeepsTheScheduleAndSharedPrefix) {
   EXPECT_DOUBLE_EQ(s.cold_prefix_ttft_ms, r.requests[0].ttft_ms);
   EXPECT_GT(s.warm_prefix_ttft_p50_ms, 0);
   EXPECT_NE(FormatReport(o, s).find("shared prefix 8 tokens"), std::string::npos);
+}
+
+TEST(LoadGeneratorE2eTest, DistinctPromptsRepeatRequestsInTurn) {
+  FakeOpenAiServer server({});
+  LoadGenOptions o = Options(server);
+  o.num_requests = 7;
+  o.distinct_prompts = 3;
+  ASSERT_TRUE(ResolveServerDefaults(&o).ok());
+  const Summary s = Summarize(o, RunLoad(o));
+  EXPECT_EQ(s.num_ok, 7) << s.first_error;
+  const auto seen = server.completion_requests();
+  ASSERT_EQ(seen.size(), 7u);
+  std::set<std::vector<int32_t>> distinct;
+  for (const json& body : seen) distinct.insert(body["prompt"].get<std::vector<int32_t>>());
+  EXPECT_EQ(distinct.size(), 3u);
+  // Request i sends prompt i mod 3: the same ids as the first requests of an unrepeated run.
+  const auto prompts = BuildPrompts(3, o.input_len, 0, o.vocab_size, o.seed);
+  for (const auto& p : prompts) EXPECT_EQ(distinct.count(p), 1u);
 }
 
 TEST(LoadGeneratorE2eTest, InfiniteRateSendsEverything) {

@@ -144,6 +144,9 @@ TEST(ValidateOptionsTest, AcceptsGoodAndNamesTheBadField) {
   o = GoodOptions();
   o.timeout_s = 0;
   expect_bad(o, "--timeout-s");
+  o = GoodOptions();
+  o.distinct_prompts = -1;
+  expect_bad(o, "--distinct-prompts");
 }
 
 TEST(SummarizeTest, CountsOnlySuccessesAndKeepsTheEarliestError) {

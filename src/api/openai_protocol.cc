@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "api/json_util.h"
 #include "base/check.h"
 
 namespace brisk::api {
@@ -20,6 +21,10 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 using MaybeError = std::optional<ApiError>;
+using json::Describe;
+using json::MissingError;
+using json::TypeError;
+using json::ValueError;
 
 constexpr int64_t kInt32Max = std::numeric_limits<int32_t>::max();
 constexpr int64_t kInt32Min = std::numeric_limits<int32_t>::min();
@@ -33,53 +38,6 @@ ApiError MakeError(int http_status, std::string type, std::string message, std::
                   .message = std::move(message),
                   .param = std::move(param),
                   .code = std::move(code)};
-}
-
-std::string Dump(const Json& json) {
-  // `replace` turns invalid UTF-8 into U+FFFD instead of throwing.
-  return json.dump(-1, ' ', false, Json::error_handler_t::replace);
-}
-
-// "a string", "an integer", ... as the OpenAI API words the type it got.
-std::string Describe(const Json& value) {
-  switch (value.type()) {
-    case Json::value_t::null: return "null";
-    case Json::value_t::boolean: return "a boolean";
-    case Json::value_t::number_integer:
-    case Json::value_t::number_unsigned: return "an integer";
-    case Json::value_t::number_float: return "a decimal number";
-    case Json::value_t::string: return "a string";
-    case Json::value_t::array: return "an array";
-    case Json::value_t::object: return "an object";
-    case Json::value_t::binary:
-    case Json::value_t::discarded: return "an unsupported value";
-  }
-  return "an unsupported value";
-}
-
-// The value as JSON text, shortened so that an error never echoes a whole document.
-std::string Shown(const Json& value) {
-  constexpr size_t kMaxShownBytes = 80;
-  std::string text = Dump(value);
-  if (text.size() > kMaxShownBytes) text = absl::StrCat(text.substr(0, kMaxShownBytes), "...");
-  return text;
-}
-
-ApiError TypeError(absl::string_view param, absl::string_view expected, const Json& got) {
-  return InvalidRequest(absl::StrCat("Invalid type for '", param, "': expected ", expected,
-                                     ", but got ", Describe(got), "."),
-                        std::string(param));
-}
-
-ApiError ValueError(absl::string_view param, absl::string_view expected, const Json& got) {
-  return InvalidRequest(absl::StrCat("Invalid value for '", param, "': expected ", expected,
-                                     ", but got ", Shown(got), "."),
-                        std::string(param));
-}
-
-ApiError MissingError(absl::string_view param) {
-  return InvalidRequest(absl::StrCat("Missing required parameter: '", param, "'."),
-                        std::string(param));
 }
 
 // ------------------------------------------------------------------------------ readers
@@ -572,56 +530,11 @@ ParseResult Finish(Draft d) {
   return std::move(req);
 }
 
-// Rejects nesting deeper than kMaxJsonDepth before the parser builds it. Brackets inside
-// strings do not count; malformed JSON is left to the parser.
-MaybeError CheckNestingDepth(absl::string_view body) {
-  int depth = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (size_t i = 0; i < body.size(); ++i) {
-    const char c = body[i];
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > kMaxJsonDepth) {
-        return InvalidRequest(absl::StrCat("The request body nests JSON deeper than ",
-                                           kMaxJsonDepth, " levels (at byte ", i, ")."));
-      }
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return std::nullopt;
-}
-
-// nlohmann's what() without its "[json.exception.parse_error.101] " prefix.
-absl::string_view WithoutExceptionId(absl::string_view what) {
-  const size_t end = what.find("] ");
-  return what.substr(0, 1) == "[" && end != absl::string_view::npos ? what.substr(end + 2) : what;
-}
-
 ParseResult Parse(absl::string_view body, Endpoint endpoint) {
-  if (auto error = CheckNestingDepth(body)) return *error;
+  std::variant<Json, ApiError> parsed = json::ParseObject(body);
+  if (const ApiError* e = std::get_if<ApiError>(&parsed)) return *e;
   try {
-    Json root;
-    try {
-      root = Json::parse(body.begin(), body.end());
-    } catch (const Json::parse_error& e) {
-      return InvalidRequest(absl::StrCat("The request body is not valid JSON (byte ", e.byte,
-                                         "): ", WithoutExceptionId(e.what())));
-    }
-    if (!root.is_object()) {
-      return InvalidRequest(absl::StrCat("The request body must be a JSON object, but got ",
-                                         Describe(root), "."));
-    }
+    const Json& root = std::get<Json>(parsed);
     Draft d;
     d.req.endpoint = endpoint;
     for (const auto& [name, value] : root.items()) {
@@ -638,7 +551,7 @@ ParseResult Parse(absl::string_view body, Endpoint endpoint) {
     // Every value is type-checked before it is read, so this is a missed case: still the
     // client's request that triggered it, and still no exception may leave this file.
     return InvalidRequest(absl::StrCat("The request body could not be read: ",
-                                       WithoutExceptionId(e.what())));
+                                       json::ErrorText(e.what())));
   }
 }
 
@@ -705,7 +618,7 @@ std::string ErrorBody(const ApiError& error) {
                  {"type", error.type},
                  {"param", or_null(error.param)},
                  {"code", or_null(error.code)}}}};
-  return Dump(body);
+  return json::Dump(body);
 }
 
 ParseResult ParseChatCompletionRequest(std::string_view body) {

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <system_error>
 
+#include "api/json_util.h"
 #include "api/openai_protocol.h"
 #include "base/check.h"
 
@@ -12,11 +13,7 @@ namespace brisk::api {
 namespace {
 
 using Json = nlohmann::ordered_json;
-
-std::string Dump(const Json& json) {
-  // `replace` turns invalid UTF-8 into U+FFFD instead of throwing.
-  return json.dump(-1, ' ', false, Json::error_handler_t::replace);
-}
+using json::Dump;
 
 // The double nearest to the shortest decimal that reads back as `value`: written by
 // nlohmann (shortest round trip for doubles) it is that short decimal, so a client parsing

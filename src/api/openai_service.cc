@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "api/cached_answers.h"
 #include "api/openai_protocol.h"
 #include "api/stop_strings.h"
 #include "base/check.h"
@@ -98,6 +99,12 @@ struct OpenAiService::Call : std::enable_shared_from_this<Call> {
   std::vector<Choice> choices;
   bool headers_sent = false;
   bool responded = false;
+  // Response cache: the keys when the request is cacheable, whether to record the answer, and
+  // the x-brisk-cache value the response carries ("miss", "skip", "bypass"; empty: no cache).
+  std::optional<cache::CacheRequest> cache_request;
+  cache::CacheLookup cache_lookup;
+  bool record_answer = false;
+  std::string cache_status;
   // Timings for Server-Timing: the engine's queue and prefill of the first output, then the
   // rest as seen here.
   double queue_s = 0, prefill_s = 0;
@@ -113,7 +120,9 @@ struct OpenAiService::Call : std::enable_shared_from_this<Call> {
       absl::StrAppend(&timing, ", decode;dur=",
                       Ms(static_cast<double>(base::NowMicros() - first_output_us) * 1e-6));
     }
-    return {{"Server-Timing", timing}, {"X-Request-Id", request_id}};
+    HttpHeaders h = {{"Server-Timing", timing}, {"X-Request-Id", request_id}};
+    if (!cache_status.empty()) h.emplace_back("x-brisk-cache", cache_status);
+    return h;
   }
 
   ResponseHeader Header() const { return {.id = id, .created = created, .model = model->name}; }
@@ -128,6 +137,7 @@ struct OpenAiService::Call : std::enable_shared_from_this<Call> {
   LogprobEntry MakeLogprob(const engine::TokenLogprobs& lp) const;
   void Send(int idx, const std::string& delta, std::vector<LogprobEntry> lps);
   void MaybeComplete();
+  void RecordAnswer(const std::vector<ChoiceResult>& results, const Usage& usage);
 };
 
 LogprobEntry OpenAiService::Call::MakeLogprob(const engine::TokenLogprobs& lp) const {
@@ -202,6 +212,10 @@ void OpenAiService::Call::Send(int idx, const std::string& delta, std::vector<Lo
     for (LogprobEntry& e : lps) c.logprobs.push_back(std::move(e));
     return;
   }
+  if (record_answer) {  // the recording needs the whole text as well
+    c.text += delta;
+    c.logprobs.insert(c.logprobs.end(), lps.begin(), lps.end());
+  }
   const ResponseHeader header = Header();
   const ChunkUsage usage = req.include_usage ? ChunkUsage::kNull : ChunkUsage::kOmit;
   if (!headers_sent) {
@@ -252,6 +266,16 @@ void OpenAiService::Call::MaybeComplete() {
        .status_code = ex->disconnected() ? 499 : 200,
        .duration_s = duration_s});
   if (ex->disconnected()) return;
+  const bool has_logprobs = req.num_top_logprobs >= 0;
+  std::vector<ChoiceResult> results;
+  for (size_t i = 0; i < choices.size(); ++i) {
+    results.push_back({.index = static_cast<int>(i),
+                       .text = std::move(choices[i].text),
+                       .finish_reason = choices[i].finish_reason,
+                       .logprobs = std::move(choices[i].logprobs),
+                       .has_logprobs = has_logprobs});
+  }
+  if (record_answer) RecordAnswer(results, usage);
   if (req.stream) {
     if (!headers_sent) {  // nothing was generated at all (cannot happen: max_tokens >= 1)
       headers_sent = true;
@@ -265,19 +289,26 @@ void OpenAiService::Call::MaybeComplete() {
     ex->End();
     return;
   }
-  std::vector<ChoiceResult> results;
-  const bool has_logprobs = req.num_top_logprobs >= 0;
-  for (size_t i = 0; i < choices.size(); ++i) {
-    results.push_back({.index = static_cast<int>(i),
-                       .text = std::move(choices[i].text),
-                       .finish_reason = choices[i].finish_reason,
-                       .logprobs = std::move(choices[i].logprobs),
-                       .has_logprobs = has_logprobs});
-  }
   ex->Respond(200, kJson,
               chat ? ChatCompletionBody(Header(), results, usage)
                    : CompletionBody(Header(), results, usage),
               Headers(true));
+}
+
+// Records the finished answer unless a choice ended abnormally (the server shutting down): an
+// answer cut short is not the answer to replay.
+void OpenAiService::Call::RecordAnswer(const std::vector<ChoiceResult>& results,
+                                       const Usage& usage) {
+  for (const ChoiceResult& r : results) {
+    if (r.finish_reason != "stop" && r.finish_reason != "length") return;
+  }
+  cache::ResponseCache* cache = service->response_cache_;
+  auto answer = std::make_shared<cache::CachedResponse>(api::RecordAnswer(
+      req, model->name, results, usage, base::NowMicros() - ex->request().received_us));
+  for (const metrics::CacheInsertStats& s :
+       cache->Insert(*cache_request, &cache_lookup, std::move(answer), /*use_semantic=*/true)) {
+    service->options_.metrics->RecordCacheInsert(s);
+  }
 }
 
 OpenAiService::OpenAiService(const OpenAiServiceOptions& options) : options_(options) {
@@ -286,8 +317,28 @@ OpenAiService::OpenAiService(const OpenAiServiceOptions& options) : options_(opt
 
 void OpenAiService::AddModel(ServedModel model) {
   BRISK_CHECK(!ready_.load()) << "AddModel after SetReady";
-  BRISK_CHECK(FindModel(model.name) == nullptr) << "model '" << model.name << "' twice";
+  BRISK_CHECK(FindModel(model.name) == nullptr && FindEmbedder(model.name) == nullptr)
+      << "model '" << model.name << "' twice";
   models_.push_back(std::move(model));
+}
+
+void OpenAiService::SetResponseCache(cache::ResponseCache* cache) {
+  BRISK_CHECK(!ready_.load()) << "SetResponseCache after SetReady";
+  response_cache_ = cache;
+}
+
+void OpenAiService::AddEmbedder(ServedEmbedder embedder) {
+  BRISK_CHECK(!ready_.load()) << "AddEmbedder after SetReady";
+  BRISK_CHECK(FindModel(embedder.name) == nullptr && FindEmbedder(embedder.name) == nullptr)
+      << "model '" << embedder.name << "' twice";
+  embedders_.push_back(std::move(embedder));
+}
+
+const ServedEmbedder* OpenAiService::FindEmbedder(const std::string& name) const {
+  for (const ServedEmbedder& e : embedders_) {
+    if (e.name == name) return &e;
+  }
+  return nullptr;
 }
 
 void OpenAiService::SetReady() { ready_.store(true); }
@@ -343,16 +394,20 @@ void OpenAiService::Handle(std::shared_ptr<HttpExchange> ex) {
     return HandleMetrics(*ex);
   }
   const bool chat = path == "/v1/chat/completions";
+  const bool embeddings = path == "/v1/embeddings";
   const bool generation = chat || path == "/v1/completions";
   const bool models = path == "/v1/models" || path.starts_with("/v1/models/");
-  if (!generation && !models) {
+  if (!generation && !models && !embeddings) {
     return error(NotFound(absl::StrCat("no route for ", r.method, " ", std::string(path))));
   }
-  if (r.method != (generation ? "POST" : "GET")) return error(MethodNotAllowed(r.method, path));
+  if (r.method != (generation || embeddings ? "POST" : "GET")) {
+    return error(MethodNotAllowed(r.method, path));
+  }
   if (!ready) {
     return error(ServiceUnavailable("the server is still loading its models; poll GET /ready"));
   }
   if (models) return HandleModels(*ex, path);
+  if (embeddings) return HandleEmbeddings(std::move(ex));
   HandleGeneration(std::move(ex), chat, tenant);
 }
 
@@ -362,6 +417,11 @@ void OpenAiService::HandleModels(HttpExchange& ex, std::string_view path) {
     cards.push_back({.id = m.name, .created = m.created_unix_s, .owned_by = "brisk",
                      .max_model_len = m.engine->info().max_model_len,
                      .vocab_size = m.engine->info().vocab_size});
+  }
+  for (const ServedEmbedder& e : embedders_) {
+    cards.push_back({.id = e.name, .created = e.created_unix_s, .owned_by = "brisk",
+                     .max_model_len = e.client->info().max_tokens,
+                     .vocab_size = e.tokenizer->vocab_size()});
   }
   const int64_t start_us = ex.request().received_us;
   auto record = [&](int status) {
@@ -442,6 +502,57 @@ void OpenAiService::HandleGeneration(std::shared_ptr<HttpExchange> ex, bool chat
   call->model = FindModel(req.model);
   if (call->model == nullptr) return fail(ModelNotFound(req.model));
   const ServedModel& m = *call->model;
+  call->service = this;
+  call->ex = ex;
+  call->chat = chat;
+  call->request_id = RequestId(r);
+  call->id = absl::StrCat(chat ? "chatcmpl-" : "cmpl-", call->request_id);
+  call->created = UnixSeconds();
+  call->tenant = tenant;
+
+  // The response cache, before any tokenization: a hit skips all of it.
+  absl::StatusOr<cache::CacheControl> control = cache::ParseCacheControl(r.Header("x-brisk-cache"));
+  if (!control.ok()) return fail(InvalidRequest(std::string(control.status().message())));
+  cache::ResponseCache* response_cache = response_cache_;
+  std::string_view why_not_cached;
+  if (response_cache == nullptr) {
+    why_not_cached = "the server runs without a response cache";
+  } else if (*control == cache::CacheControl::kSkip) {
+    call->cache_status = "skip";
+    why_not_cached = "x-brisk-cache: skip";
+  } else if (!options_.cache_sampled && !IsCacheable(req)) {
+    call->cache_status = "bypass";
+    why_not_cached = "only reproducible requests (temperature 0 or a seed) are cached";
+  } else {
+    call->cache_request = CacheRequestFor(r.body, req, tenant, response_cache->semantic_enabled());
+    if (!call->cache_request) {
+      call->cache_status = "bypass";
+      why_not_cached = "this request cannot be keyed";
+    }
+  }
+  if (call->cache_request) {
+    call->cache_status = "miss";
+    call->record_answer = true;
+    if (*control != cache::CacheControl::kRefresh) {
+      call->cache_lookup = response_cache->Lookup(*call->cache_request, true, true);
+      for (const metrics::CacheLookupStats& s : call->cache_lookup.stats) {
+        options_.metrics->RecordCacheLookup(s);
+      }
+      if (call->cache_lookup.value != nullptr) return ReplayCached(*call, call->cache_lookup);
+    }
+  }
+  if (*control == cache::CacheControl::kOnly) {
+    ApiError e{.http_status = 504, .type = "cache_miss",
+               .message = why_not_cached.empty()
+                              ? std::string("no cached answer for this request "
+                                            "(x-brisk-cache: only)")
+                              : absl::StrCat("no cached answer for this request "
+                                             "(x-brisk-cache: only): ",
+                                             std::string(why_not_cached)),
+               .param = "",
+               .code = "cache_miss"};
+    return fail(e);
+  }
 
   auto ids = PromptIds(m, req, chat);
   if (const ApiError* e = std::get_if<ApiError>(&ids)) return fail(*e);
@@ -471,13 +582,6 @@ void OpenAiService::HandleGeneration(std::shared_ptr<HttpExchange> ex, bool chat
   er.num_top_logprobs = req.num_top_logprobs;
   er.tenant = tenant;
 
-  call->service = this;
-  call->ex = ex;
-  call->chat = chat;
-  call->request_id = RequestId(r);
-  call->id = absl::StrCat(chat ? "chatcmpl-" : "cmpl-", call->request_id);
-  call->created = UnixSeconds();
-  call->tenant = tenant;
   call->num_prompt_tokens = num_prompt;
   call->choices.resize(req.n);
   for (auto& c : call->choices) {
@@ -506,6 +610,40 @@ void OpenAiService::HandleGeneration(std::shared_ptr<HttpExchange> ex, bool chat
   ex->OnDisconnect([weak = std::weak_ptr<Call>(call)] {
     if (auto c = weak.lock()) c->Abort();
   });
+}
+
+void OpenAiService::ReplayCached(Call& call, const cache::CacheLookup& lookup) {
+  const cache::CachedResponse& answer = *lookup.value;
+  HttpExchange& ex = *call.ex;
+  HttpHeaders h = {{"Server-Timing", absl::StrCat("cache;dur=", Ms(lookup.lookup_s))},
+                   {"X-Request-Id", call.request_id},
+                   {"x-brisk-cache", "hit"},
+                   {"x-brisk-cache-tier", std::string(lookup.tier)},
+                   {"x-brisk-cache-store", std::string(lookup.store)}};
+  if (lookup.tier == "semantic") {
+    h.emplace_back("x-brisk-cache-similarity", absl::StrFormat("%.4f", lookup.similarity));
+  }
+  if (!call.req.stream) {
+    ex.Respond(200, kJson, Rehead(answer.body_json, call.id, call.created), std::move(h));
+  } else {
+    h.emplace_back("Cache-Control", "no-cache");
+    ex.StartStream(200, "text/event-stream", std::move(h));
+    const size_t n = answer.sse_events.size();
+    std::string out;
+    for (size_t i = 0; i + 1 < n; ++i) {
+      out += SseEvent(Rehead(answer.sse_events[i], call.id, call.created));
+    }
+    // The last recorded event is the usage chunk.
+    if (n > 0 && call.req.include_usage) {
+      out += SseEvent(Rehead(answer.sse_events[n - 1], call.id, call.created));
+    }
+    out += kSseDone;
+    ex.Write(std::move(out));
+    ex.End();
+  }
+  options_.metrics->RecordHttp(
+      {.endpoint = std::string(call.endpoint()), .status_code = 200,
+       .duration_s = static_cast<double>(base::NowMicros() - ex.request().received_us) * 1e-6});
 }
 
 }  // namespace brisk::api

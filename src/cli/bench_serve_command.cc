@@ -137,6 +137,10 @@ void AddBenchServeCommand(CLI::App* bench) {
                     "the first P prompt ids are the same in every request, to measure prefix "
                     "caching; the report adds request 0's (cold) TTFT and the median of the "
                     "others (default 0: no shared prefix)");
+  serve->add_option("--distinct-prompts", o.distinct_prompts,
+                    "request i sends prompt i mod D, so requests repeat exactly: measures a "
+                    "response cache (default 0: every prompt differs)")
+      ->check(CLI::NonNegativeNumber);
   serve->add_option("--vocab-size", o.vocab_size,
                     "prompt ids are drawn uniformly from [0, V) (default: data[0].vocab_size "
                     "of GET /v1/models; required when the server does not report it)");

@@ -149,7 +149,8 @@ int main(int argc, char** argv) {
   brisk::cli::ServeOptions serve;
   CLI::App* serve_cmd = app.add_subcommand(
       "serve", "OpenAI-compatible HTTP server (/v1/chat/completions, /v1/completions, "
-               "/v1/models, /health, /ready, /metrics) with continuous batching");
+               "/v1/embeddings, /v1/models, /health, /ready, /metrics) with continuous batching "
+               "and exact and semantic response caches");
   serve_cmd->add_option("--model", serve.model_dirs,
                         "Hugging Face model folder; repeat to serve several models, each named "
                         "by its folder name; default: the demo model brisk-tiny")
@@ -201,6 +202,59 @@ int main(int argc, char** argv) {
   serve_cmd->add_option_function<int64_t>(
          "--max-body-size", [&serve](int64_t mib) { serve.max_body_bytes = mib << 20; },
          "largest request body in MiB (default 16); larger ones get 413")
+      ->check(CLI::PositiveNumber);
+
+  serve_cmd->add_option("--embedding-model", serve.embedding_model_dirs,
+                        "embedding model folder (BERT family, plain or sentence-transformers) "
+                        "for /v1/embeddings and the semantic cache; repeatable; default: the demo "
+                        "embedder brisk-tiny-embed")
+      ->check(CLI::ExistingDirectory);
+  serve_cmd->add_flag("--no-embedding-model", serve.no_embedding_model,
+                      "serve no embedding model (not even the demo one)");
+  serve_cmd->add_option("--embedding-max-batch", serve.embedding_max_batch,
+                        "inputs embedded together at most")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  serve_cmd->add_option("--embedding-max-delay-us", serve.embedding_max_delay_us,
+                        "how long the first queued embedding input waits for others to batch "
+                        "with (0: only those that arrive while a batch runs)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  serve_cmd->add_flag("--disable-response-cache", serve.disable_response_cache,
+                      "no exact or semantic response cache (requests can still send "
+                      "'x-brisk-cache: skip' one by one)");
+  serve_cmd->add_option_function<int64_t>(
+         "--cache-memory", [&serve](int64_t mib) { serve.cache_memory_bytes = mib << 20; },
+         "memory of the response cache in MiB (default 256), least recently used out first")
+      ->check(CLI::NonNegativeNumber);
+  serve_cmd->add_option("--cache-ttl", serve.cache_ttl_s,
+                        "seconds a cached answer is served (0: until evicted)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  serve_cmd->add_option("--cache-dir", serve.cache_dir,
+                        "keep cached answers in a RocksDB store in this folder too, so they "
+                        "survive restarts (created if missing)");
+  serve_cmd->add_option("--cache-redis", serve.cache_redis,
+                        "share cached answers between replicas through Redis at HOST:PORT");
+  serve_cmd->add_option("--cache-redis-prefix", serve.cache_redis_prefix,
+                        "prefix of this deployment's Redis keys");
+  serve_cmd->add_flag("--cache-sampled", serve.cache_sampled,
+                      "also cache answers of sampled requests without a seed (by default only "
+                      "greedy or seeded requests, whose answers are reproducible)");
+  serve_cmd->add_flag("--semantic-cache", serve.semantic_cache,
+                      "answer paraphrases of earlier requests from the cache: the last user "
+                      "turn is embedded and matched among requests that agree on everything "
+                      "else (model, system prompt, earlier turns, parameters, tenant)");
+  serve_cmd->add_option("--semantic-threshold", serve.semantic_threshold,
+                        "cosine similarity at or above which a cached answer is served "
+                        "(default: chosen for precision >= 0.98 on the demo embedder's held-out "
+                        "paraphrases)")
+      ->check(CLI::Range(-1.0f, 1.0f));
+  serve_cmd->add_option("--semantic-model", serve.semantic_model,
+                        "embedding model of the semantic cache (default: the first one)");
+  serve_cmd->add_option("--semantic-max-entries", serve.semantic_max_entries,
+                        "entries of the semantic index at most, least recently used out first")
+      ->capture_default_str()
       ->check(CLI::PositiveNumber);
 
   CLI::App* bench = app.add_subcommand("bench", "Measure a running server");

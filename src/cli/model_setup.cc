@@ -13,6 +13,7 @@
 namespace brisk::cli {
 
 std::string DefaultModelDir() { return BRISK_DEFAULT_MODEL_DIR; }
+std::string DefaultEmbedderDir() { return BRISK_DEFAULT_EMBEDDER_DIR; }
 
 namespace {
 
@@ -65,6 +66,29 @@ absl::StatusOr<LoadedModel> LoadModel(const ModelSetupOptions& options) {
   out.load_ms = clock.ElapsedMillis();
   BRISK_LOG(kInfo) << "loaded " << out.model->config().architecture << " (" << DescribeModel(out)
                    << " parameters) from " << out.model_dir << " in " << out.load_ms << " ms";
+  return out;
+}
+
+absl::StatusOr<LoadedEmbedder> LoadEmbedder(const ModelSetupOptions& options) {
+  base::Stopwatch clock;
+  LoadedEmbedder out;
+  out.model_dir = options.model_dir.empty() ? DefaultEmbedderDir() : options.model_dir;
+  if (!std::filesystem::is_directory(out.model_dir)) {
+    return absl::NotFoundError(absl::StrCat("embedding model folder '", out.model_dir,
+                                            "' does not exist (pass a Hugging Face or "
+                                            "sentence-transformers folder)"));
+  }
+  BRISK_ASSIGN_OR_RETURN(out.backend, MakeBackend(options));
+  BRISK_ASSIGN_OR_RETURN(out.embedder,
+                         models::LoadEmbedderModel(out.model_dir, out.backend.get()));
+  BRISK_ASSIGN_OR_RETURN(out.tokenizer,
+                         tokenizer::Tokenizer::FromFile(out.model_dir + "/tokenizer.json"));
+  out.load_ms = clock.ElapsedMillis();
+  const models::EmbedderInfo& info = out.embedder->info();
+  BRISK_LOG(kInfo) << "loaded embedder (" << info.dimensions << " dimensions, "
+                   << (info.pooling == models::Pooling::kCls ? "CLS" : "mean") << " pooling"
+                   << (info.normalized ? ", normalized" : "") << ", up to " << info.max_tokens
+                   << " tokens) from " << out.model_dir << " in " << out.load_ms << " ms";
   return out;
 }
 

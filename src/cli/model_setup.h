@@ -9,6 +9,7 @@
 #include "base/status.h"
 #include "engine/generator.h"
 #include "models/decoder_model.h"
+#include "models/embedder.h"
 #include "tokenizer/tokenizer.h"
 
 namespace brisk::cli {
@@ -40,6 +41,21 @@ struct LoadedModel {
 
 // Errors name the folder and the file that failed (config, weights or tokenizer).
 absl::StatusOr<LoadedModel> LoadModel(const ModelSetupOptions& options);
+
+// The demo embedder folder compiled into the binary (the repository's models/brisk-tiny-embed).
+std::string DefaultEmbedderDir();
+
+struct LoadedEmbedder {
+  std::string model_dir;
+  std::unique_ptr<backend::Backend> backend;
+  std::unique_ptr<models::Embedder> embedder;
+  std::unique_ptr<tokenizer::Tokenizer> tokenizer;
+  double load_ms = 0;
+};
+
+// Loads a text embedder (BERT family, plain or sentence-transformers folder) and its tokenizer
+// from options.model_dir (empty: DefaultEmbedderDir()) on the device and threads of `options`.
+absl::StatusOr<LoadedEmbedder> LoadEmbedder(const ModelSetupOptions& options);
 
 // "7.74M" / "1.24B" parameters of the loaded decoder, from its config.
 std::string DescribeModel(const LoadedModel& loaded);

@@ -1,6 +1,7 @@
 // brisk driven by the official `openai` npm client, as a real application would drive it:
 // models.list, chat and text completions (plain, streamed, token-id prompts), the error classes
-// the client maps our 4xx answers to, and bearer keys. Starts `brisk serve` on an ephemeral port
+// the client maps our 4xx answers to, bearer keys, embeddings (the client's default base64 and
+// floats) and a response-cache hit read through withResponse(). Starts `brisk serve` on an ephemeral port
 // and stops it (SIGTERM, then SIGKILL) whatever happens.
 // Usage: node openai_client_test.mjs BRISK_BINARY SOURCE_DIR. One line per check, a summary,
 // exit status 1 on any failure.
@@ -21,6 +22,7 @@ const openaiModule = requireFromOracle('openai');
 const OpenAI = openaiModule.OpenAI ?? openaiModule.default ?? openaiModule;
 
 const MODEL = 'brisk-tiny';
+const EMBED = 'brisk-tiny-embed';
 let passed = 0;
 const failed = [];
 function check(name, ok, detail = '') {
@@ -266,7 +268,8 @@ async function apiKeyChecks() {
   fs.writeFileSync(keyFile, 'sk-test-key-123 acme\n');
   let server;
   try {
-    server = await startServer(['--api-keys', keyFile],
+    server = await startServer(['--api-keys', keyFile, '--disable-response-cache',
+                                '--no-embedding-model'],
                                { Authorization: 'Bearer sk-test-key-123' });
     const good = client(server.port, 'sk-test-key-123');
     const ids = [];
@@ -285,13 +288,47 @@ async function apiKeyChecks() {
   }
 }
 
+// Embeddings and the response cache, on a server with both (the defaults).
+async function embeddingAndCacheChecks() {
+  const server = await startServer();
+  try {
+    const c = client(server.port);
+    const input = ['In the beginning God created the heaven and the earth.', 'Grace to you.'];
+    const viaBase64 = await c.embeddings.create({ model: EMBED, input });  // client default
+    const viaFloat = await c.embeddings.create({ model: EMBED, input, encoding_format: 'float' });
+    const a = viaBase64.data[0].embedding;
+    const b = viaFloat.data[0].embedding;
+    check('embeddings.create: two vectors, decoded from base64 by the client',
+          viaBase64.data.length === 2 && Array.isArray(a) && a.length > 0 &&
+          viaBase64.model === EMBED, JSON.stringify(viaBase64).slice(0, 200));
+    check('embeddings.create: base64 and float give the same numbers',
+          a.length === b.length && a.every((x, i) => Math.abs(x - b[i]) < 1e-6));
+    check('embeddings.create: usage', viaFloat.usage.prompt_tokens > 0 &&
+          viaFloat.usage.total_tokens === viaFloat.usage.prompt_tokens,
+          JSON.stringify(viaFloat.usage));
+    const body = { model: MODEL, messages: [{ role: 'user', content: 'Cache me.' }],
+                   max_tokens: 8, temperature: 0 };
+    const first = await c.chat.completions.create(body).withResponse();
+    const second = await c.chat.completions.create(body).withResponse();
+    check('response cache: the client sees a miss, then an identical hit',
+          first.response.headers.get('x-brisk-cache') === 'miss' &&
+          second.response.headers.get('x-brisk-cache') === 'hit' &&
+          second.data.choices[0].message.content === first.data.choices[0].message.content,
+          `${first.response.headers.get('x-brisk-cache')} ${second.response.headers.get('x-brisk-cache')}`);
+    check('embedding server exits 0 on SIGTERM', (await server.stop()) === 0);
+  } finally {
+    await server.stop();
+  }
+}
+
 const t0 = Date.now();
 let server;
 try {
-  server = await startServer();
+  server = await startServer(['--disable-response-cache', '--no-embedding-model']);
   await mainServerChecks(server.port);
   check('server exits 0 on SIGTERM', (await server.stop()) === 0);
   await step('api keys', apiKeyChecks);
+  await step('embeddings and cache', embeddingAndCacheChecks);
 } catch (e) {
   check('test driver', false, e?.stack ?? String(e));
 } finally {

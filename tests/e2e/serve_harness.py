@@ -67,13 +67,19 @@ def _die_with_parent():
 SERVER_FLAGS = []
 
 class Server:
-    """One `brisk serve` process on 127.0.0.1 and an ephemeral port."""
+    """One `brisk serve` process on 127.0.0.1 and an ephemeral port.
 
-    def __init__(self, binary, src, *args):
+    engine_only (the default) turns the response cache and the embedding model off, so that
+    repeated requests reach the engine: the engine's invariants are what most checks are about.
+    """
+
+    def __init__(self, binary, src, *args, engine_only=True):
         # One model thread: on a busy 2-core machine a spinning thread pool slows down many
         # times over, and these checks are about behaviour, not speed.
         self.args = [binary, "serve", "--host", "127.0.0.1", "--port", "0", "--threads", "1",
                      "--model", os.path.join(src, "models", MODEL), *SERVER_FLAGS, *args]
+        if engine_only:
+            self.args += ["--disable-response-cache", "--no-embedding-model"]
         self.proc = None
         self.port = None
         self.stderr_tail = collections.deque(maxlen=200)
@@ -138,8 +144,8 @@ class Server:
 
 
 class KeyedServer(Server):
-    def __init__(self, binary, src, key_file, key, *args):
-        super().__init__(binary, src, "--api-keys", key_file, *args)
+    def __init__(self, binary, src, key_file, key, *args, engine_only=True):
+        super().__init__(binary, src, "--api-keys", key_file, *args, engine_only=engine_only)
         self.key = key
 
     def auth_headers(self):
@@ -177,6 +183,13 @@ def post(server, path, body, headers=None):
     except ValueError:
         parsed = None
     return status, parsed, h
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def stream(server, path, body, headers=None):
