@@ -8,9 +8,10 @@
 #   run(command="tools/gpu/build.sh && source build/gpu/env.sh &&
 #                ctest --test-dir build/gpu --output-on-failure -j8", carry=[".deb"])
 # Steps: unpack every .deb (dpkg -x) and the Boost tarball into $BRISK_PREFIX (never into /),
-# point the .pc files at it, configure with CMAKE_PREFIX_PATH=$BRISK_PREFIX/usr, build, and
+# point the .pc files and the CMake configs' library paths at it, make the BLAS/LAPACK links that
+# Debian's alternatives would make, configure with CMAKE_PREFIX_PATH=$BRISK_PREFIX/usr, build, and
 # write build/gpu/env.sh (LD_LIBRARY_PATH for the libraries this machine lacks). Built programs
-# also carry a RUNPATH to the prefix, so they run without env.sh too.
+# also carry an RPATH to the prefix, so they run without env.sh too.
 # Knobs (environment): BRISK_PREFIX (/tmp/brisk-prefix), BRISK_BUILD_DIR (build/gpu),
 # BRISK_DEBS_DIR (.deb), BRISK_CUDA (ON), BRISK_CUDA_ARCH (90), BRISK_NVCC
 # (/usr/local/cuda/bin/nvcc), BRISK_NATIVE (ON), JOBS (16), BRISK_CMAKE_ARGS (extra configure
@@ -78,13 +79,13 @@ if [ "$cuda" = ON ]; then
   fi
 fi
 
-# 1. Unpack the carried packages into the prefix (again only when .deb/ changed).
+# 1. Unpack the carried packages into the prefix (again only when .deb/ or this script changed).
 [ -d "$debs_dir" ] || die "no .deb/ folder: run tools/gpu/fetch_debs.sh on the dev machine and name \".deb\" in carry"
 mapfile -t debs < <(find "$debs_dir" -maxdepth 1 -type f -name '*.deb' | sort)
 mapfile -t tarballs < <(find "$debs_dir" -maxdepth 1 -type f -name '*.tar.xz' | sort)
 [ ${#debs[@]} -gt 0 ] || die "$debs_dir holds no .deb files"
 stamp=$( (cd "$debs_dir" && find . -maxdepth 1 -type f \( -name '*.deb' -o -name '*.tar.xz' \) -printf '%f %s\n' | sort; \
-          echo "prefix $prefix") | cksum)
+          echo "prefix $prefix"; cksum < "$root/tools/gpu/build.sh") | cksum)
 if [ -f "$prefix/.brisk-stamp" ] && [ "$(cat "$prefix/.brisk-stamp")" = "$stamp" ]; then
   say "prefix $prefix is current (${#debs[@]} packages, ${#tarballs[@]} tarballs)"
 else
@@ -105,22 +106,43 @@ else
   for tarball in "${tarballs[@]}"; do
     tar -xJf "$tarball" -C "$prefix" || die "cannot unpack $tarball"
   done
-  # Debian's .pc files say prefix=/usr; point every absolute /usr value at the prefix, so any
-  # pkg-config (pkgconf or the freedesktop one) gives -I/-L inside it without a sysroot.
+  # Debian's .pc files say prefix=/usr (rocksdb.pc: prefix="/usr"); point every absolute /usr
+  # value at the prefix, so any pkg-config (pkgconf or the freedesktop one) gives -I/-L inside it
+  # without a sysroot. hiredis.pc says libdir=/usr/lib while its library is in the multiarch
+  # folder: a .pc file in that folder gets that folder as its libdir.
   while IFS= read -r -d '' pc; do
-    sed -i -E "s#^([A-Za-z_][A-Za-z0-9_.]*=)/usr(/|\$)#\1$prefix/usr\2#" "$pc"
+    sed -i -E "s#^([A-Za-z_][A-Za-z0-9_.]*=\"?)/usr(/|\"|\$)#\1$prefix/usr\2#" "$pc"
+    if [ "$(dirname "$pc")" = "$libdir/pkgconfig" ]; then
+      sed -i -E "s#^libdir=(\"?)$prefix/usr/lib(\"?)\$#libdir=\1$libdir\2#" "$pc"
+    fi
   done < <(find "$prefix" -name '*.pc' -print0)
+  # The libraries that exported CMake targets name by absolute path (faiss: libblas.so and
+  # liblapack.so) are the prefix's copies, not the machine's.
+  while IFS= read -r -d '' cfg; do
+    sed -i -E "/INTERFACE_LINK_LIBRARIES/ s#(^|[\";])/usr/lib/#\1$prefix/usr/lib/#g" "$cfg"
+  done < <(find "$libdir/cmake" -name '*.cmake' -print0 2>/dev/null)
+  # libblas3/liblapack3 keep their libraries in blas/ and lapack/ and leave libblas.so.3 and
+  # liblapack.so.3 to update-alternatives, which dpkg -x does not run: make those links here,
+  # plus the unversioned names that the linker is given.
+  for lib in blas lapack; do
+    if [ -e "$libdir/$lib/lib$lib.so.3" ]; then
+      ln -sfn "$lib/lib$lib.so.3" "$libdir/lib$lib.so.3"
+      ln -sfn "lib$lib.so.3" "$libdir/lib$lib.so"
+    fi
+  done
   echo "$stamp" > "$prefix/.brisk-stamp"
   say "unpacked ${#debs[@]} packages and ${#tarballs[@]} tarballs into $prefix ($(du -sh "$prefix" | cut -f1))"
 fi
 
 # Libraries the build links must exist (a .so symlink whose runtime package is missing dangles).
 for lib in libabsl_strings.so libabsl_status.so libpcre2-8.so libutf8proc.so libcrypto.so \
-           libssl.so libgtest.a libgmock.a libgtest_main.a; do
+           libssl.so libgtest.a libgmock.a libgtest_main.a librocksdb.so libhiredis.so libfaiss.a \
+           libblas.so liblapack.so libsnappy.so.1 libgflags.so.2.2 libgfortran.so.5; do
   [ -e "$libdir/$lib" ] || die "$libdir/$lib is missing or dangles: is its package in .deb/?"
 done
 for hdr in absl/status/status.h nlohmann/json.hpp CLI/CLI.hpp pcre2.h utf8proc.h gtest/gtest.h \
-           gmock/gmock.h boost/beast/http.hpp boost/asio.hpp openssl/evp.h; do
+           gmock/gmock.h boost/beast/http.hpp boost/asio.hpp openssl/evp.h rocksdb/db.h \
+           hiredis/hiredis.h faiss/IndexFlat.h; do
   [ -e "$prefix/usr/include/$hdr" ] || die "$prefix/usr/include/$hdr is missing: is its package in .deb/?"
 done
 
@@ -160,8 +182,8 @@ export PKG_CONFIG="$pkg_config"
 export PKG_CONFIG_LIBDIR="$libdir/pkgconfig:$prefix/usr/share/pkgconfig"
 export PKG_CONFIG_PATH="$PKG_CONFIG_LIBDIR"
 unset PKG_CONFIG_SYSROOT_DIR
-pc_out=$("$pkg_config" --cflags --libs libpcre2-8 libutf8proc 2>&1) \
-  || die "pkg-config cannot resolve libpcre2-8/libutf8proc: $pc_out"
+pc_out=$("$pkg_config" --cflags --libs libpcre2-8 libutf8proc rocksdb hiredis 2>&1) \
+  || die "pkg-config cannot resolve libpcre2-8/libutf8proc/rocksdb/hiredis: $pc_out"
 say "pkg-config ($pkg_config): $pc_out"
 case "$pc_out" in *"$prefix/usr/include"*) ;; *) die "pkg-config gives no -I inside $prefix: $pc_out" ;; esac
 # Debian keeps OpenSSL's configuration.h under include/x86_64-linux-gnu, which the compiler only
@@ -210,14 +232,15 @@ cache="$build_dir/CMakeCache.txt"
 outside=0
 for var in absl_DIR nlohmann_json_DIR CLI11_DIR GTest_DIR Boost_DIR boost_headers_DIR \
            Boost_INCLUDE_DIR OPENSSL_INCLUDE_DIR OPENSSL_CRYPTO_LIBRARY OPENSSL_SSL_LIBRARY \
-           pkgcfg_lib_PCRE2_pcre2-8 pkgcfg_lib_UTF8PROC_utf8proc PKG_CONFIG_EXECUTABLE; do
+           pkgcfg_lib_PCRE2_pcre2-8 pkgcfg_lib_UTF8PROC_utf8proc pkgcfg_lib_ROCKSDB_rocksdb \
+           pkgcfg_lib_HIREDIS_hiredis faiss_DIR PKG_CONFIG_EXECUTABLE; do
   value=$(grep -E "^${var}:" "$cache" | head -n 1 | cut -d= -f2-)
   case "$value" in
     "$prefix"/*) say "  found $var = $value" ;;
     *) say "  OUTSIDE THE PREFIX: $var = ${value:-<unset>}"; outside=$((outside + 1)) ;;
   esac
 done
-for var in PCRE2_INCLUDE_DIRS UTF8PROC_INCLUDE_DIRS; do
+for var in PCRE2_INCLUDE_DIRS UTF8PROC_INCLUDE_DIRS ROCKSDB_INCLUDE_DIRS HIREDIS_INCLUDE_DIRS; do
   value=$(grep -E "^${var}:" "$cache" | head -n 1 | cut -d= -f2-)
   say "  $var = ${value:-<none>}"
 done

@@ -4,8 +4,10 @@
 #   conformance      every CUDA kernel against the reference backend (tests/conformance)
 #   cuda backend     the CUDA backend's own tests
 #   golden           the six golden checkpoints on the GPU (logits and greedy tokens)
+#   bert golden      the BERT-family golden fixtures on the GPU (encoder outputs, pooling)
 #   greedy ids       brisk-tiny's greedy ids on --device cuda equal transformers'
 #   serve e2e        tests/e2e/serve_test.py with every server on --device cuda
+#   cache e2e        tests/e2e/cache_test.py (caches, /v1/embeddings) with every server on cuda
 #   bench serve      a short load on `brisk serve --device cuda` (c=1 and c=16)
 # Through the device tool, from the repository root:
 #   run(command="bash tools/gpu/check.sh", carry=[".deb"])
@@ -15,7 +17,8 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 logs=${OUT:-$root/build/gpu/check}
 mkdir -p "$logs"
-bash tools/gpu/build.sh brisk brisk_golden_test brisk_conformance_test brisk_backend_cuda_test \
+bash tools/gpu/build.sh brisk brisk_golden_test brisk_bert_golden_test brisk_conformance_test \
+  brisk_backend_cuda_test \
   > "$logs/build.log" 2>&1 || { tail -40 "$logs/build.log"; exit 1; }
 # shellcheck disable=SC1091
 source build/gpu/env.sh
@@ -31,6 +34,7 @@ check() {  # check NAME COMMAND...: runs it, keeps the log, records PASS/FAIL an
 check "conformance" "$b/tests/conformance/brisk_conformance_test" --gtest_filter='*cuda*:*Harness*'
 check "cuda backend" "$b/src/backend/cuda/brisk_backend_cuda_test"
 check "golden" "$b/tests/golden/brisk_golden_test" --gtest_filter='*_cuda*'
+check "bert golden" "$b/tests/golden/brisk_bert_golden_test" --gtest_filter='*_cuda*'
 
 read -r prompt_ids expected < <(python3 -c '
 import json,sys
@@ -46,6 +50,7 @@ greedy() {
 check "greedy ids f32" greedy
 check "greedy ids bf16" greedy --gpu-activations bf16
 check "serve e2e" env PYTHONUNBUFFERED=1 python3 tests/e2e/serve_test.py "$b/src/cli/brisk" "$root" --device cuda
+check "cache e2e" env PYTHONUNBUFFERED=1 python3 tests/e2e/cache_test.py "$b/src/cli/brisk" "$root" --device cuda
 
 bench() {
   "$b/src/cli/brisk" serve --device cuda --port 0 2> "$logs/serve.log" &

@@ -11,6 +11,16 @@
 #   pkg libpcre2-8              libpcre2-dev + libpcre2-8-0
 #   pkg libutf8proc             libutf8proc-dev + libutf8proc2 (Ubuntu 24.04 ships soname .so.3)
 #   pkg-config itself           pkgconf-bin + libpkgconf3 (used when the machine has none)
+#   pkg rocksdb                 librocksdb-dev + librocksdb7.8, and the two libraries of its
+#                               own that a bare Ubuntu 24.04 lacks: libsnappy1v5, libgflags2.2
+#                               (its zlib, bz2, lz4 and zstd sonames are in the base system)
+#   pkg hiredis                 libhiredis-dev + libhiredis0.14 (Ubuntu 24.04 ships 1.1.0)
+#   find_package(faiss)         libfaiss-dev (Debian ships only the static libfaiss.a, so there
+#                               is no runtime package); its CMake target links BLAS and LAPACK:
+#                               libblas3 + liblapack3 (reference builds, much smaller than
+#                               OpenBLAS) and libgfortran5, which liblapack3 needs. No libblas-dev
+#                               or liblapack-dev: build.sh makes the libblas.so/liblapack.so
+#                               links that Debian's alternatives would make.
 #   find_package(Boost)         boost-1.74-headers-subset.tar.xz: only the Boost libraries that
 #                               Asio and Beast (with SSL and WebSocket) include, plus Boost's
 #                               CMake config, cut from libboost1.74-dev (9 MiB .deb, 135 MiB of
@@ -18,13 +28,16 @@
 #                               with the header added to boost_seeds below, after deleting the
 #                               tarball.
 # Not carried: libomp-dev (gcc uses its own libgomp), libopenblas-dev and libbenchmark-dev (no
-# CMake file links them), googletest (sources only), libpcre2-16/32/posix (not linked).
+# CMake file links them), googletest (sources only), libpcre2-16/32/posix (not linked), the -dev
+# packages that librocksdb-dev depends on (brisk links only librocksdb.so, whose own
+# dependencies need their runtime sonames alone), libquadmath0 (libgfortran5 needs it; gcc 13
+# brings it).
 # Usage: tools/gpu/fetch_debs.sh        (then name ".deb" in the device call's carry list)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 dest="$root/.deb"
-max_bytes=$((40 * 1024 * 1024))
+max_bytes=$((40 * 1024 * 1024))  # leaves room for the repository in the 64 MiB carry
 
 debs=(
   libabsl-dev libabsl20220623
@@ -34,6 +47,9 @@ debs=(
   libpcre2-dev libpcre2-8-0
   libutf8proc-dev libutf8proc2
   pkgconf-bin libpkgconf3
+  librocksdb-dev librocksdb7.8 libsnappy1v5 libgflags2.2
+  libhiredis-dev libhiredis0.14
+  libfaiss-dev libblas3 liblapack3 libgfortran5
 )
 boost_pkg=libboost1.74-dev
 boost_tar=boost-1.74-headers-subset.tar.xz
@@ -125,5 +141,5 @@ while read -r size file; do
   total=$((total + size))
 done < <(find "$dest" -maxdepth 1 -type f \( -name '*.deb' -o -name '*.tar.xz' \) -printf '%s %f\n' | sort -k2)
 printf '  %9d  total (%d KiB) in %s\n' "$total" $((total / 1024)) "$dest"
-[ "$total" -lt "$max_bytes" ] || die "the .deb folder is over 40 MiB; the device call carries at most 64 MiB with the repository"
+[ "$total" -lt "$max_bytes" ] || die "the .deb folder is over $((max_bytes / 1024 / 1024)) MiB; the device call carries at most 64 MiB with the repository"
 say "done; carry it with the device call: carry [\".deb\"], then run tools/gpu/build.sh there"
