@@ -104,6 +104,7 @@ struct OpenAiService::Call : std::enable_shared_from_this<Call> {
   std::optional<cache::CacheRequest> cache_request;
   cache::CacheLookup cache_lookup;
   bool record_answer = false;
+  bool use_semantic = true;  // false with x-brisk-cache: no-semantic
   std::string cache_status;
   // Timings for Server-Timing: the engine's queue and prefill of the first output, then the
   // rest as seen here.
@@ -306,7 +307,7 @@ void OpenAiService::Call::RecordAnswer(const std::vector<ChoiceResult>& results,
   auto answer = std::make_shared<cache::CachedResponse>(api::RecordAnswer(
       req, model->name, results, usage, base::NowMicros() - ex->request().received_us));
   for (const metrics::CacheInsertStats& s :
-       cache->Insert(*cache_request, &cache_lookup, std::move(answer), /*use_semantic=*/true)) {
+       cache->Insert(*cache_request, &cache_lookup, std::move(answer), use_semantic)) {
     service->options_.metrics->RecordCacheInsert(s);
   }
 }
@@ -531,10 +532,12 @@ void OpenAiService::HandleGeneration(std::shared_ptr<HttpExchange> ex, bool chat
     }
   }
   if (call->cache_request) {
+    call->use_semantic = *control != cache::CacheControl::kNoSemantic;
     call->cache_status = "miss";
     call->record_answer = true;
     if (*control != cache::CacheControl::kRefresh) {
-      call->cache_lookup = response_cache->Lookup(*call->cache_request, true, true);
+      call->cache_lookup =
+          response_cache->Lookup(*call->cache_request, /*use_exact=*/true, call->use_semantic);
       for (const metrics::CacheLookupStats& s : call->cache_lookup.stats) {
         options_.metrics->RecordCacheLookup(s);
       }

@@ -9,7 +9,8 @@
 // chunks or gathered into one JSON body. A client that disconnects aborts its engine requests.
 // With a response cache, a cacheable request is looked up right after parsing (before the prompt
 // is tokenized) and a hit is replayed as JSON or SSE; a computed answer that finished normally is
-// recorded. The `x-brisk-cache` request header (skip, refresh, only) steers this per request, and
+// recorded. The `x-brisk-cache` request header (skip, refresh, only, no-semantic) steers this per
+// request, and
 // responses say what happened in `x-brisk-cache` (hit, miss, skip, bypass) and, on hits,
 // `x-brisk-cache-tier`, `x-brisk-cache-store` and `x-brisk-cache-similarity`.
 #pragma once

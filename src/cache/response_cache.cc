@@ -25,9 +25,10 @@ absl::StatusOr<CacheControl> ParseCacheControl(std::string_view header) {
   if (value == "skip") return CacheControl::kSkip;
   if (value == "refresh") return CacheControl::kRefresh;
   if (value == "only") return CacheControl::kOnly;
+  if (value == "no-semantic") return CacheControl::kNoSemantic;
   return absl::InvalidArgumentError(
       absl::StrCat("invalid x-brisk-cache header '", std::string(header),
-                   "': expected skip, refresh or only"));
+                   "': expected skip, refresh, only or no-semantic"));
 }
 
 ResponseCache::ResponseCache(ResponseCacheOptions options, std::unique_ptr<TieredStore> store,

@@ -33,8 +33,9 @@ namespace brisk::cache {
 //   (absent)  look up, and record the answer on a miss;
 //   skip      neither look up nor record;
 //   refresh   do not look up; compute and record (replacing a stored answer);
-//   only      look up; on a miss answer an error instead of computing.
-enum class CacheControl { kDefault, kSkip, kRefresh, kOnly };
+//   only         look up; on a miss answer an error instead of computing;
+//   no-semantic  as the default, with the exact tier only (no embedding, no semantic match).
+enum class CacheControl { kDefault, kSkip, kRefresh, kOnly, kNoSemantic };
 
 // Parses the header value (case-insensitive, surrounding blanks ignored; "" is kDefault).
 // InvalidArgument naming the allowed values otherwise.

@@ -166,9 +166,10 @@ TEST(CacheControlTest, ParsesTheHeader) {
   EXPECT_EQ(*ParseCacheControl("skip"), CacheControl::kSkip);
   EXPECT_EQ(*ParseCacheControl(" Refresh "), CacheControl::kRefresh);
   EXPECT_EQ(*ParseCacheControl("ONLY"), CacheControl::kOnly);
+  EXPECT_EQ(*ParseCacheControl("no-semantic"), CacheControl::kNoSemantic);
   absl::StatusOr<CacheControl> bad = ParseCacheControl("sometimes");
   ASSERT_FALSE(bad.ok());
-  EXPECT_NE(bad.status().message().find("expected skip, refresh or only"), std::string::npos);
+  EXPECT_NE(bad.status().message().find("expected skip, refresh, only or no-semantic"), std::string::npos);
 }
 
 }  // namespace

@@ -223,6 +223,8 @@ int main(int argc, char** argv) {
   serve_cmd->add_flag("--disable-response-cache", serve.disable_response_cache,
                       "no exact or semantic response cache (requests can still send "
                       "'x-brisk-cache: skip' one by one)");
+  serve_cmd->add_flag("--disable-exact-cache", serve.disable_exact_cache,
+                      "no exact-match lookups (the semantic tier, when on, still answers)");
   serve_cmd->add_option_function<int64_t>(
          "--cache-memory", [&serve](int64_t mib) { serve.cache_memory_bytes = mib << 20; },
          "memory of the response cache in MiB (default 256), least recently used out first")
@@ -256,6 +258,16 @@ int main(int argc, char** argv) {
                         "entries of the semantic index at most, least recently used out first")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  serve_cmd->add_option("--semantic-hnsw-min-entries", serve.semantic_hnsw_min_entries,
+                        "a namespace is searched exactly until it holds this many entries, then "
+                        "through an HNSW graph")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  serve_cmd->add_option("--semantic-pca-dims", serve.semantic_pca_dims,
+                        "reduce stored vectors to this many dimensions by PCA (trained on the "
+                        "first 4,096 entries); smaller and faster, at a recall cost measured in "
+                        "bench/results (default 0: off)")
+      ->check(CLI::NonNegativeNumber);
 
   CLI::App* bench = app.add_subcommand("bench", "Measure a running server");
   bench->require_subcommand(1);

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -181,19 +182,33 @@ absl::StatusOr<std::unique_ptr<cache::ResponseCache>> MakeResponseCache(
     cache::SemanticIndex::Options index_options;
     index_options.dimensions = embedder->engine->info().dimensions;
     index_options.max_entries = options.semantic_max_entries;
+    index_options.hnsw_min_entries = options.semantic_hnsw_min_entries;
+    if (options.semantic_pca_dims > 0) {
+      if (options.semantic_pca_dims >= index_options.dimensions) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "--semantic-pca-dims must be below the embedder's ", index_options.dimensions,
+            " dimensions, got ", options.semantic_pca_dims));
+      }
+      index_options.pca_dimensions = options.semantic_pca_dims;
+      index_options.pca_train_entries = std::max(index_options.pca_train_entries,
+                                                 options.semantic_pca_dims);
+    }
     index = std::make_unique<cache::SemanticIndex>(std::move(index_options));
     embed = [embedder](std::string_view text) -> absl::StatusOr<std::vector<float>> {
       return EmbedOne(*embedder, text);
     };
   }
-  BRISK_LOG(kInfo) << "response cache: exact tier on, " << (options.cache_memory_bytes >> 20)
+  BRISK_LOG(kInfo) << "response cache: exact tier "
+                   << (options.disable_exact_cache ? "off (answers kept for the semantic tier), "
+                                                   : "on, ") << (options.cache_memory_bytes >> 20)
                    << " MiB in memory, TTL " << options.cache_ttl_s << " s"
                    << (options.cache_sampled ? ", sampled answers too" : "")
                    << (options.semantic_cache
                            ? absl::StrCat("; semantic tier on, threshold ", threshold)
                            : std::string("; semantic tier off"));
   return std::make_unique<cache::ResponseCache>(
-      cache::ResponseCacheOptions{.ttl_ms = options.cache_ttl_s * 1000,
+      cache::ResponseCacheOptions{.exact = !options.disable_exact_cache,
+                                  .ttl_ms = options.cache_ttl_s * 1000,
                                   .semantic_threshold = threshold},
       std::move(store), std::move(index), std::move(embed));
 }

@@ -32,6 +32,7 @@ struct ServeOptions {
 
   // Response cache (exact tier on by default; answers of reproducible requests).
   bool disable_response_cache = false;
+  bool disable_exact_cache = false;    // keep recording answers for the semantic tier only
   int64_t cache_memory_bytes = int64_t{256} << 20;
   int64_t cache_ttl_s = 3600;          // 0: entries never expire
   std::string cache_dir;               // non-empty: RocksDB store there behind the memory tier
@@ -42,6 +43,8 @@ struct ServeOptions {
   float semantic_threshold = -1;       // < 0: the default of the embedder (kDefaultSemanticThreshold)
   std::string semantic_model;          // embedder name; empty: the first one
   int64_t semantic_max_entries = 100'000;
+  int semantic_hnsw_min_entries = 2048;  // a namespace is searched by HNSW past this size
+  int semantic_pca_dims = 0;             // 0: off; else stored vectors are reduced to this many
 };
 
 // The semantic cache's default threshold: the lowest cosine similarity at which the demo

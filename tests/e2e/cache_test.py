@@ -129,7 +129,7 @@ def test_exact_controls(s):
                  status == 504 and r["error"]["code"] == "cache_miss", f"{status} {r}")
     status, r, _ = post(s, "/v1/chat/completions", body, headers={"x-brisk-cache": "always"})
     CHECKS.check("controls: an unknown value is 400 naming the allowed ones",
-                 status == 400 and "skip, refresh or only" in r["error"]["message"], r)
+                 status == 400 and "skip, refresh, only or no-semantic" in r["error"]["message"], r)
 
     sampled = chat_body("Sample me a word.", max_tokens=4, temperature=1.0)
     _, _, h1 = post(s, "/v1/chat/completions", sampled)
@@ -367,6 +367,12 @@ def test_semantic(binary, src):
                              f"{h.get('x-brisk-cache-similarity')} vs {sim:.4f}")
         CHECKS.check("semantic: at least half of the held-out paraphrases hit",
                      hits * 2 >= len(PARAPHRASES), f"{hits} of {len(PARAPHRASES)}: {sims}")
+        kjv, web = PARAPHRASES[2]
+        _, _, h = post(s, "/v1/chat/completions", chat_body(web + " ", max_tokens=8,
+                                                            temperature=0),
+                       headers={"x-brisk-cache": "no-semantic"})
+        CHECKS.equal("semantic: x-brisk-cache: no-semantic keeps a paraphrase from matching",
+                     h.get("x-brisk-cache"), "miss")
         _, _, h = post(s, "/v1/chat/completions", chat_body(UNRELATED, max_tokens=8,
                                                             temperature=0))
         CHECKS.check(f"semantic: an unrelated question (similarity {unrelated_sim:.3f}) misses",
