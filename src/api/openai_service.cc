@@ -344,6 +344,8 @@ const ServedEmbedder* OpenAiService::FindEmbedder(const std::string& name) const
 
 void OpenAiService::SetReady() { ready_.store(true); }
 
+void OpenAiService::BeginShutdown() { stopping_.store(true); }
+
 const ServedModel* OpenAiService::FindModel(const std::string& name) const {
   for (const ServedModel& m : models_) {
     if (m.name == name) return &m;
@@ -384,6 +386,9 @@ void OpenAiService::Handle(std::shared_ptr<HttpExchange> ex) {
           "key of the server's --api-keys file"));
     }
     tenant = *std::move(t);
+  }
+  if (stopping_.load() && (path == "/ready" || path.starts_with("/v1/"))) {
+    return error(ServiceUnavailable("the server is shutting down"));
   }
   const bool ready = ready_.load();
   if (path == "/ready") {

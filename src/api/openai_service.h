@@ -72,6 +72,9 @@ class OpenAiService {
   void AddEmbedder(ServedEmbedder embedder);
   // From now on /ready answers 200 and the /v1 routes serve.
   void SetReady();
+  // From now on /ready and new /v1 requests answer 503 (the server is stopping); requests in
+  // flight go on. Call before tearing the engines down.
+  void BeginShutdown();
 
   // Answers one HTTP exchange (the HttpServer's handler). Thread-safe.
   void Handle(std::shared_ptr<HttpExchange> exchange);
@@ -95,6 +98,7 @@ class OpenAiService {
   std::vector<ServedEmbedder> embedders_;
   cache::ResponseCache* response_cache_ = nullptr;
   std::atomic<bool> ready_{false};
+  std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> next_id_{1};
 };
 

@@ -350,6 +350,7 @@ int RunServe(const ServeOptions& options) {
   sigwait(&stop_signals, &signal_number);
   std::fprintf(stderr, "brisk: %s received, stopping\n", signal_number == SIGINT ? "SIGINT"
                                                                                  : "SIGTERM");
+  service.BeginShutdown();  // new requests get 503 while the engines wind down
   engines.clear();  // live requests end with an abort; their streams are closed
   embedders.clear();  // queued embeddings are finished and answered
   server->reset();
