@@ -131,6 +131,7 @@ class BertEmbedder final : public Embedder {
                                                                       : Pooling::kCls;
     info_.normalized = layout.normalize;
     info_.pad_token_id = config_.pad_token_id;
+    info_.vocab_size = config_.vocab_size;
   }
 
   absl::Status Load(const loader::Checkpoint& checkpoint);
