@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "base/check.h"
+
 namespace brisk::tensor {
 
 int64_t NumElements(const Shape& shape) {
@@ -74,6 +76,23 @@ Tensor Tensor::Slice(int64_t begin, int64_t end) const {
   t.shape_[0] = end - begin;
   t.data_ = static_cast<uint8_t*>(data_) + begin * row_elems * DTypeSize(dtype_);
   return t;
+}
+
+Tensor ToF32(const Tensor& t) {
+  Tensor out = Tensor::Empty(DType::kF32, t.shape());
+  float* dst = out.data<float>();
+  const int64_t n = t.numel();
+  for (int64_t i = 0; i < n; ++i) {
+    switch (t.dtype()) {
+      case DType::kF32: dst[i] = t.data<const float>()[i]; break;
+      case DType::kBF16: dst[i] = BF16ToF32(t.data<const uint16_t>()[i]); break;
+      case DType::kF16: dst[i] = F16ToF32(t.data<const uint16_t>()[i]); break;
+      case DType::kF64: dst[i] = static_cast<float>(t.data<const double>()[i]); break;
+      case DType::kI32:
+      case DType::kI64: BRISK_CHECK(false) << "ToF32 of an integer tensor"; break;
+    }
+  }
+  return out;
 }
 
 }  // namespace brisk::tensor

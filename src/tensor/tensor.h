@@ -65,4 +65,9 @@ class Tensor {
   std::shared_ptr<const void> owner_;
 };
 
+// An owned host f32 copy of a floating-point tensor (f32, bf16, f16 or f64), same shape: the
+// load-time conversion of small weights (norm scales, biases) that kernels read as f32.
+// REQUIRES: t is a host tensor of a floating-point dtype.
+Tensor ToF32(const Tensor& t);
+
 }  // namespace brisk::tensor

@@ -16,11 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "backend/cpu/cpu_backend.h"
-#ifdef BRISK_HAS_CUDA
-#include "backend/cuda/cuda_backend.h"
-#endif
-#include "backend/cpu/reference/reference_backend.h"
+#include "golden_backends.h"
 #include "loader/encoder_config.h"
 #include "loader/safetensors.h"
 #include "models/registry.h"
@@ -82,32 +78,9 @@ testing::AssertionResult LoadReference(const std::string& dir, Reference* ref) {
   return testing::AssertionSuccess();
 }
 
-enum class BackendKind { kReference, kCpu, kCuda };
-
-// Null when the backend cannot run here (no CUDA device).
-std::unique_ptr<backend::Backend> MakeBackend(BackendKind kind) {
-  switch (kind) {
-    case BackendKind::kReference: return backend::MakeReferenceBackend();
-    case BackendKind::kCpu: return backend::MakeCpuBackend();
-    case BackendKind::kCuda: {
-#ifdef BRISK_HAS_CUDA
-      auto cuda = backend::MakeCudaBackend();
-      if (cuda.ok()) return *std::move(cuda);
-#endif
-      return nullptr;
-    }
-  }
-  return nullptr;
-}
-
-const char* BackendSuffix(BackendKind kind) {
-  switch (kind) {
-    case BackendKind::kReference: return "_reference";
-    case BackendKind::kCpu: return "_cpu";
-    case BackendKind::kCuda: return "_cuda";
-  }
-  return "";
-}
+using golden::BackendKind;
+using golden::BackendSuffix;
+using golden::MakeBackend;
 
 double MaxAbsError(const float* a, const double* ref, int64_t n) {
   double worst = 0;

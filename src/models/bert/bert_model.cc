@@ -18,24 +18,6 @@ using backend::OpId;
 using tensor::DType;
 using tensor::Tensor;
 
-// Converts a small weight to an owned f32 host tensor (a constant transform at load time).
-Tensor ToF32(const Tensor& t) {
-  Tensor out = Tensor::Empty(DType::kF32, t.shape());
-  float* dst = out.data<float>();
-  const int64_t n = t.numel();
-  for (int64_t i = 0; i < n; ++i) {
-    switch (t.dtype()) {
-      case DType::kF32: dst[i] = t.data<const float>()[i]; break;
-      case DType::kBF16: dst[i] = tensor::BF16ToF32(t.data<const uint16_t>()[i]); break;
-      case DType::kF16: dst[i] = tensor::F16ToF32(t.data<const uint16_t>()[i]); break;
-      case DType::kF64: dst[i] = static_cast<float>(t.data<const double>()[i]); break;
-      case DType::kI32:
-      case DType::kI64: BRISK_CHECK(false) << "integer weight"; break;
-    }
-  }
-  return out;
-}
-
 struct Linear {
   Tensor weight;  // [out, in] f32/bf16/f16
   Tensor bias;    // [out] f32
@@ -65,7 +47,7 @@ class BertWeightReader {
   absl::StatusOr<Tensor> HostF32(const std::string& name, const tensor::Shape& shape) const {
     BRISK_ASSIGN_OR_RETURN(Tensor t, checkpoint_.Get(prefix_ + name, shape,
                                                      {DType::kF32, DType::kBF16, DType::kF16}));
-    return ToF32(t);
+    return tensor::ToF32(t);
   }
 
   // A matrix used by `op`, kept in its stored dtype (zero copy on the CPU backends).

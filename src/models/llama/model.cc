@@ -25,24 +25,6 @@ struct LayerWeights {
   int sliding_window = 0;
 };
 
-// Converts a small 1-D weight to an owned f32 tensor (a constant transform at load time).
-Tensor ToF32(const Tensor& t) {
-  Tensor out = Tensor::Empty(DType::kF32, t.shape());
-  float* dst = out.data<float>();
-  const int64_t n = t.numel();
-  for (int64_t i = 0; i < n; ++i) {
-    switch (t.dtype()) {
-      case DType::kF32: dst[i] = t.data<const float>()[i]; break;
-      case DType::kBF16: dst[i] = tensor::BF16ToF32(t.data<const uint16_t>()[i]); break;
-      case DType::kF16: dst[i] = tensor::F16ToF32(t.data<const uint16_t>()[i]); break;
-      case DType::kF64: dst[i] = static_cast<float>(t.data<const double>()[i]); break;
-      case DType::kI32:
-      case DType::kI64: BRISK_CHECK(false) << "integer weight"; break;
-    }
-  }
-  return out;
-}
-
 // Reads tensors of one checkpoint with the shape and dtype checks every weight needs.
 class WeightReader {
  public:
@@ -67,7 +49,7 @@ class WeightReader {
   absl::StatusOr<Tensor> Vector(const std::string& name, int64_t size) {
     BRISK_ASSIGN_OR_RETURN(Tensor t,
                            checkpoint_.Get(name, {size}, {DType::kF32, DType::kBF16, DType::kF16}));
-    return backend_->ToDevice(ToF32(t));
+    return backend_->ToDevice(tensor::ToF32(t));
   }
 
   absl::StatusOr<std::optional<Tensor>> OptionalVector(bool present, const std::string& name,
