@@ -1,8 +1,9 @@
 // Conformance cases for the ops with weights: Embedding and MatMul, over every weight dtype.
 // MatMul shapes cover both CPU regimes (m <= 8 and larger), tails of every blocking (k not a
 // multiple of 32 or of the k block, n and m not multiples of the tile sizes), a long k, and
-// degenerate sizes of 1.
+// degenerate sizes of 1; decode-sized cases (m <= 8 at model shapes) cover the GPU's GEMV.
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "tests/conformance/op_cases.h"
@@ -35,6 +36,38 @@ Tensor NaiveMatMul(const Tensor& x, const Tensor& w_f32, const Tensor* bias) {
     }
   }
   return y;
+}
+
+// One MatMul case: y = x · wᵀ (+ bias) with x [m, k] f32, w [n, k] of `dtype`.
+OpCase MatMulCase(const MatMulShape& s, DType dtype) {
+  const std::string name =
+      absl::StrCat("m", s.m, "_n", s.n, "_k", s.k, "_", DTypeTag(dtype), s.bias ? "_bias" : "");
+  return OpCase{
+      .op = OpId::kMatMul,
+      .weight_dtype = dtype,
+      .name = name,
+      .checks = {Check::kReduction},
+      .make_inputs =
+          [=] {
+            std::mt19937 rng = RngFor(name);
+            std::vector<Tensor> in = {RandomF32({s.m, s.k}, -1.0f, 1.0f, &rng),
+                                      RandomWeight(dtype, {s.n, s.k}, &rng)};
+            if (s.bias) in.push_back(RandomF32({s.n}, -1.0f, 1.0f, &rng));
+            return in;
+          },
+      .run =
+          [=](Backend& b, const DeviceIo& io, const std::vector<Tensor>& in) {
+            Tensor y = io.to_device(Poisoned({s.m, s.n}));
+            Tensor bias = s.bias ? io.to_device(in[2]) : Tensor();
+            b.MatMul(io.to_device(in[0]), io.to_device(in[1]), s.bias ? &bias : nullptr, &y);
+            return std::vector<Tensor>{io.to_host(y)};
+          },
+      .naive_f32 =
+          [=](const std::vector<Tensor>& in) {
+            return std::vector<Tensor>{
+                NaiveMatMul(in[0], WeightToF32(in[1]), s.bias ? &in[2] : nullptr)};
+          },
+  };
 }
 
 }  // namespace
@@ -86,35 +119,30 @@ std::vector<OpCase> MatMulCases() {
   };
   std::vector<OpCase> cases;
   for (DType dtype : kWeightDTypes) {
-    for (const MatMulShape& s : shapes) {
-      const std::string name =
-          absl::StrCat("m", s.m, "_n", s.n, "_k", s.k, "_", DTypeTag(dtype), s.bias ? "_bias" : "");
-      cases.push_back(OpCase{
-          .op = OpId::kMatMul,
-          .weight_dtype = dtype,
-          .name = name,
-          .checks = {Check::kReduction},
-          .make_inputs =
-              [=] {
-                std::mt19937 rng = RngFor(name);
-                std::vector<Tensor> in = {RandomF32({s.m, s.k}, -1.0f, 1.0f, &rng),
-                                          RandomWeight(dtype, {s.n, s.k}, &rng)};
-                if (s.bias) in.push_back(RandomF32({s.n}, -1.0f, 1.0f, &rng));
-                return in;
-              },
-          .run =
-              [=](Backend& b, const DeviceIo& io, const std::vector<Tensor>& in) {
-                Tensor y = io.to_device(Poisoned({s.m, s.n}));
-                Tensor bias = s.bias ? io.to_device(in[2]) : Tensor();
-                b.MatMul(io.to_device(in[0]), io.to_device(in[1]), s.bias ? &bias : nullptr, &y);
-                return std::vector<Tensor>{io.to_host(y)};
-              },
-          .naive_f32 =
-              [=](const std::vector<Tensor>& in) {
-                return std::vector<Tensor>{
-                    NaiveMatMul(in[0], WeightToF32(in[1]), s.bias ? &in[2] : nullptr)};
-              },
-      });
+    for (const MatMulShape& s : shapes) cases.push_back(MatMulCase(s, dtype));
+  }
+  // Decode-sized products (m <= 8) with half-precision weights, the regime of the GPU's GEMV:
+  // a tiny shape, Llama-3.2-1B's square and K/V-sized (n much smaller than the GPU's
+  // parallelism: split k) and MLP-sized (several row blocks per GPU block, with split k at
+  // m = 8) projections, k a multiple of 8 but not of 256 (a short last k range), and an odd k
+  // (the scalar kernel). Shapes run m of {1, 2, 3, 5, 8} (8 needs more than one k range in
+  // shared memory), alternating dtype and bias so that each shape sees both of each; the
+  // largest take fewer m to keep the naive CPU checks of Debug builds within seconds.
+  struct GemvShape {
+    int64_t n, k;
+    std::vector<int64_t> ms;
+  };
+  const GemvShape gemv_shapes[] = {
+      {13, 24, {1, 2, 3, 5, 8}},    {2048, 2048, {1, 2, 3, 5, 8}}, {512, 2048, {1, 2, 3, 5, 8}},
+      {8192, 2048, {1, 8}},         {1024, 4104, {1, 2, 5, 8}},    {1000, 4099, {1, 2, 5}},
+  };
+  int index = 0;
+  for (const GemvShape& g : gemv_shapes) {
+    for (int64_t m : g.ms) {
+      const DType dtype = index % 2 == 0 ? DType::kBF16 : DType::kF16;
+      const bool bias = (index / 2) % 2 == 0;
+      cases.push_back(MatMulCase({m, g.n, g.k, bias}, dtype));
+      ++index;
     }
   }
   return cases;

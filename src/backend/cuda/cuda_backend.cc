@@ -25,6 +25,7 @@
 #include "backend/cuda/encoder_attention.cuh"
 #include "backend/cuda/gemm.h"
 #include "backend/cuda/gemm_kernels.cuh"
+#include "backend/cuda/gemv.cuh"
 #include "backend/cuda/kv_cache.cuh"
 #include "backend/cuda/norm.cuh"
 #include "backend/cuda/rope.cuh"
@@ -114,6 +115,7 @@ class CudaBackend final : public Backend {
   absl::Status Init() {
     ScopedDevice guard(context_->device_index);
     gemm_workspace_ = AllocateUninitialized(DType::kI32, {kGemmWorkspaceBytes / 4});
+    BRISK_RETURN_IF_ERROR(gemv_.Init(context_->device_index));
     return gemm_.Init(gemm_workspace_.raw(), kGemmWorkspaceBytes);
   }
 
@@ -225,6 +227,22 @@ class CudaBackend final : public Backend {
     return Tensor::View(dtype, std::move(shape), data, std::move(owner), Device::kCuda);
   }
 
+  // y = x · wᵀ (+ bias) through the small-m GEMV. REQUIRES: UsesGemv(d, w.dtype()).
+  void RunGemv(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor* y,
+               const MatMulDims& d);
+  // With f32 activations the alternative is cuBLASLt over f32 copies of the weights (twice the
+  // bytes), so the GEMV wins at every m <= 8. Against cuBLASLt's bf16 x bf16 GEMM it wins at
+  // m <= 2 and loses from m = 4 on (bench/kernels/cuda_gemv_bench on an H100, in
+  // bench/results/2026-11-25-gpu-gemv.md).
+  bool UsesGemv(const MatMulDims& d, DType w_dtype) const {
+    const int64_t max_rows =
+        options_.activations == CudaBackendOptions::Activations::kBf16 && w_dtype == DType::kBF16
+            ? 2
+            : cuda::kMaxGemvRows;
+    return options_.small_m_gemv && d.m <= max_rows && d.k > 0 &&
+           (w_dtype == DType::kBF16 || w_dtype == DType::kF16);
+  }
+
   // The f32 copy of a bf16/f16 weight, made on first use.
   const Tensor& Widened(const Tensor& w) {
     WeightKey key(w.raw(), w.dtype(), w.shape());
@@ -244,6 +262,10 @@ class CudaBackend final : public Backend {
   const std::shared_ptr<StreamContext> context_;
   Tensor gemm_workspace_;  // [kGemmWorkspaceBytes / 4] i32, raw bytes for cuBLASLt
   cuda::LtGemm gemm_;
+  cuda::Gemv gemv_;
+  // Split-k partial sums and counters of the GEMV; grows to the largest need, never shrinks.
+  Tensor gemv_workspace_;  // [gemv_workspace_bytes_ / 4] i32, raw bytes; zero-filled when made
+  size_t gemv_workspace_bytes_ = 0;
   // Grows with each distinct bf16/f16 weight multiplied in f32; never shrinks.
   std::map<WeightKey, WidenedWeight> widened_weights_;
 };
@@ -265,6 +287,10 @@ void CudaBackend::MatMul(const Tensor& x, const Tensor& w, const Tensor* bias, T
   ScopedDevice guard(context_->device_index);
   MatMulDims d = cuda::CheckMatMulOnDevice(x, w, bias, *y);
   if (d.m == 0 || d.n == 0) return;
+  if (UsesGemv(d, w.dtype())) {
+    RunGemv(x, w, bias, y, d);
+    return;
+  }
   if (d.k == 0) {  // empty sums: y = bias or 0
     BRISK_CUDA_CHECK(
         cudaMemsetAsync(y->raw(), 0, static_cast<size_t>(y->size_bytes()), stream()));
@@ -293,6 +319,35 @@ void CudaBackend::MatMul(const Tensor& x, const Tensor& w, const Tensor* bias, T
   if (bias != nullptr) {
     cuda::LaunchAddBias(y->data<float>(), bias->data<float>(), d.m, d.n, stream());
   }
+}
+
+void CudaBackend::RunGemv(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor* y,
+                          const MatMulDims& d) {
+  // bf16 activations apply to bf16 weights only, as on the cuBLASLt path.
+  const bool round_x = options_.activations == CudaBackendOptions::Activations::kBf16 &&
+                       w.dtype() == DType::kBF16;
+  const cuda::GemvArgs args{
+      .x = x.data<float>(),
+      .w = w.raw(),
+      .bias = bias != nullptr ? bias->data<float>() : nullptr,
+      .y = y->data<float>(),
+      .w_dtype = w.dtype(),
+      .activations = round_x ? cuda::GemvActivations::kBf16 : cuda::GemvActivations::kF32,
+      .m = d.m,
+      .n = d.n,
+      .k = d.k,
+  };
+  const size_t needed = gemv_.Plan(args).workspace_bytes;
+  if (needed > gemv_workspace_bytes_) {
+    // Whole MiB, so that a few growing shapes do not reallocate at every step. Allocate
+    // zero-fills (the counters must start at zero); the old buffer is freed on the stream after
+    // the GEMVs queued on it.
+    constexpr size_t kMiB = size_t{1} << 20;
+    gemv_workspace_bytes_ = (needed + kMiB - 1) / kMiB * kMiB;
+    gemv_workspace_ =
+        Allocate(DType::kI32, {static_cast<int64_t>(gemv_workspace_bytes_ / sizeof(int32_t))});
+  }
+  gemv_.Run(args, gemv_workspace_.raw(), gemv_workspace_bytes_, stream());
 }
 
 void CudaBackend::RmsNorm(const Tensor& x, const Tensor& weight, float eps, Tensor* out) {
@@ -444,7 +499,8 @@ absl::StatusOr<std::unique_ptr<Backend>> MakeCudaBackend(const CudaBackendOption
   const bool bf16 = options.activations == CudaBackendOptions::Activations::kBf16;
   BRISK_LOG(kInfo) << "cuda backend: device " << options.device_index << " "
                    << cuda::DeviceInfoToString(*info)
-                   << " matmul_activations=" << (bf16 ? "bf16" : "f32");
+                   << " matmul_activations=" << (bf16 ? "bf16" : "f32")
+                   << " small_m_gemv=" << (options.small_m_gemv ? "on" : "off");
   return std::unique_ptr<Backend>(std::move(backend));
 }
 

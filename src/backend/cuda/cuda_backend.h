@@ -17,11 +17,17 @@ struct CudaBackendOptions {
   int device_index = 0;
   // Input precision of MatMul against bf16 weights. kF32 (default): exact f32 GEMM; bf16/f16
   // weights are widened once into a cached f32 copy (twice the weight's bytes of extra device
-  // memory, held as long as the backend). kBf16: x is rounded to bf16 and the GEMM runs
-  // bf16 x bf16 with f32 accumulation and f32 output; f32 and f16 weights still take the f32
-  // path.
+  // memory, held as long as the backend) unless the small-m GEMV below reads them as they are.
+  // kBf16: x is rounded to bf16 and the GEMM runs bf16 x bf16 with f32 accumulation and f32
+  // output (the GEMV rounds x the same way); f32 and f16 weights still take the f32 path.
   enum class Activations { kF32, kBf16 };
   Activations activations = Activations::kF32;
+  // MatMul with at most 8 rows of x (2 with bf16 activations and bf16 weights, where cuBLASLt's
+  // bf16 GEMM is faster beyond) and bf16/f16 weights runs brisk's GEMV kernel (gemv.cuh), which
+  // streams the weights once at close to memory bandwidth, instead of cuBLASLt. Its sums
+  // differ from cuBLASLt's only in the order of the f32 additions. false: cuBLASLt for every
+  // MatMul (for comparisons).
+  bool small_m_gemv = true;
 };
 
 // Creates a CUDA backend on `options.device_index` and logs the device and options.

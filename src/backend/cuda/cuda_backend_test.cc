@@ -1,8 +1,9 @@
 // End-to-end checks of the CUDA backend through the Backend interface: creation without a
 // device, memory and copies, a chain of ops queued without synchronization between them
 // against the reference backend, the widened-weight cache, unaligned views, the bf16-activation
-// GEMM, and attention at the head_dim limits. Per-op shape sweeps live in the conformance suite
-// (tests/conformance). Tests that need a GPU skip themselves without one.
+// GEMM, the small-m GEMV against cuBLASLt, and attention at the head_dim limits. Per-op shape
+// sweeps live in the conformance suite (tests/conformance). Tests that need a GPU skip
+// themselves without one.
 #include "backend/cuda/cuda_backend.h"
 
 #include <cmath>
@@ -240,9 +241,10 @@ TEST_F(CudaBackendTest, ChainedOpsMatchReference) {
 }
 
 // Weights allocated and dropped one after another may reuse device addresses; the widened-f32
-// cache must never hand out a previous weight's copy.
+// cache must never hand out a previous weight's copy. m = 9 is past the small-m GEMV, which
+// reads half-precision weights without widening them.
 TEST_F(CudaBackendTest, WidenedWeightCacheFollowsEachWeight) {
-  const int64_t m = 3, n = 17, k = 33;
+  const int64_t m = 9, n = 17, k = 33;
   Tensor x = RandomF32({m, k}, -1.0f, 1.0f, 20);
   Tensor x_device = cuda_->ToDevice(x);
   Tensor first_result;
@@ -333,6 +335,160 @@ TEST(CudaBf16ActivationsTest, MatMulRoundsActivationsToBf16) {
     if (c.k >= 256) {
       EXPECT_GT(num_differing_from_f32, 0) << "x was not rounded, k " << c.k;
     }
+  }
+}
+
+// ---- Small-m GEMV (m <= 8, bf16/f16 weights) against cuBLASLt ----
+
+// Host values of a bf16/f16 weight.
+double WeightValue(const Tensor& w, int64_t i) {
+  const uint16_t bits = w.data<uint16_t>()[i];
+  return w.dtype() == DType::kBF16 ? tensor::BF16ToF32(bits) : tensor::F16ToF32(bits);
+}
+
+// y within the error bound of any f32 summation order of x · wᵀ + bias: k products summed in
+// any order are off by at most k·2^-24·Σ|x_p·w_p| (Higham, "Accuracy and Stability of Numerical
+// Algorithms", 2nd ed., eq. 3.5), plus two roundings for the bias and the split sums. x is
+// rounded to bf16 first when `round_x` (the bf16-activation mode with bf16 weights).
+testing::AssertionResult WithinReorderBound(const Tensor& y, const Tensor& x, const Tensor& w,
+                                            const Tensor* bias, bool round_x) {
+  const int64_t m = x.dim(0), k = x.dim(1), n = w.dim(0);
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t j = 0; j < n; ++j) {
+      double exact = bias != nullptr ? bias->data<float>()[j] : 0.0;
+      double magnitude = std::fabs(exact);
+      for (int64_t p = 0; p < k; ++p) {
+        float xv = x.data<float>()[i * k + p];
+        if (round_x) xv = tensor::BF16ToF32(tensor::F32ToBF16(xv));
+        const double product = static_cast<double>(xv) * WeightValue(w, j * k + p);
+        exact += product;
+        magnitude += std::fabs(product);
+      }
+      const double bound = static_cast<double>(k + 2) * std::ldexp(1.0, -24) * magnitude;
+      const double got = y.data<float>()[i * n + j];
+      if (!(std::fabs(got - exact) <= bound)) {
+        return testing::AssertionFailure() << "at (" << i << ", " << j << "): got " << got
+                                           << ", exact " << exact << ", bound " << bound;
+      }
+    }
+  }
+  return testing::AssertionSuccess();
+}
+
+struct GemvCase {
+  int64_t m, n, k;
+  DType dtype;
+  bool bias;
+};
+
+// The shapes of the GEMV's paths: one k range and one row block; split k (n = 512 leaves most
+// multiprocessors idle otherwise); several row blocks per GPU block, split by shared memory at
+// m = 8; a short last k range (k = 4104); odd k (the scalar kernel); m of every weight-row
+// grouping (1, 2..4, 5..8).
+const GemvCase kGemvCases[] = {
+    {1, 13, 24, DType::kBF16, true},     {3, 512, 2048, DType::kF16, false},
+    {1, 512, 2048, DType::kBF16, false}, {8, 8192, 2048, DType::kBF16, true},
+    {4, 1000, 4104, DType::kF16, true},  {6, 2048, 4104, DType::kBF16, false},
+    {2, 300, 4099, DType::kBF16, true},  {7, 77, 129, DType::kF16, false},
+};
+
+std::unique_ptr<Backend> MakeCuda(CudaBackendOptions::Activations activations, bool gemv) {
+  absl::StatusOr<std::unique_ptr<Backend>> b =
+      MakeCudaBackend({.activations = activations, .small_m_gemv = gemv});
+  EXPECT_TRUE(b.ok()) << b.status();
+  return b.ok() ? std::move(*b) : nullptr;
+}
+
+Tensor RunMatMul(Backend& b, const Tensor& x, const Tensor& w, const Tensor* bias) {
+  Tensor y = b.ToDevice(Tensor::Empty(DType::kF32, {x.dim(0), w.dim(0)}));
+  Tensor bias_device = bias != nullptr ? b.ToDevice(*bias) : Tensor();
+  b.MatMul(b.ToDevice(x), b.ToDevice(w), bias != nullptr ? &bias_device : nullptr, &y);
+  return b.ToHost(y);
+}
+
+// Both paths within the reorder bound of the exact product (so within twice of each other), in
+// both activation modes; the GEMV is deterministic (bit-identical on a repeat, split k too).
+TEST(CudaGemvTest, MatchesCublasLtWithinReorderBound) {
+  if (!HasDevice()) {
+    GTEST_SKIP() << kNoDeviceMessage;
+  }
+  using Activations = CudaBackendOptions::Activations;
+  for (Activations activations : {Activations::kF32, Activations::kBf16}) {
+    std::unique_ptr<Backend> gemv = MakeCuda(activations, true);
+    std::unique_ptr<Backend> lt = MakeCuda(activations, false);
+    ASSERT_NE(gemv, nullptr);
+    ASSERT_NE(lt, nullptr);
+    uint32_t seed = 70;
+    for (const GemvCase& c : kGemvCases) {
+      Tensor x = RandomF32({c.m, c.k}, -1.0f, 1.0f, seed++);
+      Tensor w = RandomHalf(c.dtype, {c.n, c.k}, seed++);
+      Tensor bias = RandomF32({c.n}, -1.0f, 1.0f, seed++);
+      const Tensor* b = c.bias ? &bias : nullptr;
+      const bool round_x = activations == Activations::kBf16 && c.dtype == DType::kBF16;
+      const std::string label = "m" + std::to_string(c.m) + " n" + std::to_string(c.n) + " k" +
+                                std::to_string(c.k) + " " +
+                                std::string(tensor::DTypeName(c.dtype)) +
+                                (round_x ? " bf16 activations" : " f32 activations");
+      Tensor from_gemv = RunMatMul(*gemv, x, w, b);
+      Tensor from_lt = RunMatMul(*lt, x, w, b);
+      EXPECT_TRUE(WithinReorderBound(from_gemv, x, w, b, round_x)) << "gemv " << label;
+      // cuBLASLt may lack a bf16 algorithm for odd k and then computes in f32.
+      if (!(round_x && c.k % 8 != 0)) {
+        EXPECT_TRUE(WithinReorderBound(from_lt, x, w, b, round_x)) << "cublaslt " << label;
+      }
+      Tensor again = RunMatMul(*gemv, x, w, b);
+      EXPECT_EQ(std::memcmp(again.raw(), from_gemv.raw(), static_cast<size_t>(again.size_bytes())),
+                0)
+          << "gemv not deterministic, " << label;
+    }
+  }
+}
+
+// Rounding x to bf16 moves results by more than the reorder bound: the bf16 mode must not
+// silently run in f32 (nor the f32 mode in bf16). At k = 256 the rounding moves an output by
+// several 1e-3 (256 random errors of up to 2^-9·|x_p·w_p| each), past the bound
+// 258·2^-24·Σ|x_p·w_p| ≈ 1e-3 on many of the 512 outputs.
+TEST(CudaGemvTest, Bf16ActivationsAreRounded) {
+  if (!HasDevice()) {
+    GTEST_SKIP() << kNoDeviceMessage;
+  }
+  using Activations = CudaBackendOptions::Activations;
+  std::unique_ptr<Backend> f32 = MakeCuda(Activations::kF32, true);
+  std::unique_ptr<Backend> bf16 = MakeCuda(Activations::kBf16, true);
+  ASSERT_NE(f32, nullptr);
+  ASSERT_NE(bf16, nullptr);
+  Tensor x = RandomF32({2, 256}, -1.0f, 1.0f, 90);
+  Tensor w = RandomHalf(DType::kBF16, {256, 256}, 91);
+  EXPECT_TRUE(WithinReorderBound(RunMatMul(*f32, x, w, nullptr), x, w, nullptr, false));
+  EXPECT_FALSE(WithinReorderBound(RunMatMul(*f32, x, w, nullptr), x, w, nullptr, true));
+  EXPECT_TRUE(WithinReorderBound(RunMatMul(*bf16, x, w, nullptr), x, w, nullptr, true));
+  EXPECT_FALSE(WithinReorderBound(RunMatMul(*bf16, x, w, nullptr), x, w, nullptr, false));
+  // f16 weights keep f32 activations in the bf16 mode, as on the cuBLASLt path.
+  Tensor w16 = RandomHalf(DType::kF16, {256, 256}, 92);
+  EXPECT_TRUE(WithinReorderBound(RunMatMul(*bf16, x, w16, nullptr), x, w16, nullptr, false));
+}
+
+// Views at element offsets: x 4-byte aligned only (vectorized weights, activations staged one
+// float at a time), w 2-byte aligned only (the scalar kernel), y and bias offset by one.
+TEST_F(CudaBackendTest, GemvOnUnalignedViews) {
+  const int64_t m = 3, n = 40, k = 2048;
+  for (int64_t w_offset : {0, 1}) {
+    Tensor x_flat = RandomF32({m * k + 1}, -1.0f, 1.0f, 100);
+    Tensor w_flat = RandomHalf(DType::kBF16, {n * k + 1}, 101);
+    Tensor bias_full = RandomF32({n + 1}, -1.0f, 1.0f, 102);
+    Tensor x_host = x_flat.Slice(1, m * k + 1).Reshape({m, k});
+    Tensor w_host = w_flat.Slice(w_offset, w_offset + n * k).Reshape({n, k});
+    Tensor bias_host = bias_full.Slice(1, n + 1);
+
+    Tensor y_full = cuda_->Allocate(DType::kF32, {m * n + 1});
+    Tensor y = y_full.Slice(1, m * n + 1).Reshape({m, n});
+    Tensor bias = cuda_->ToDevice(bias_full).Slice(1, n + 1);
+    cuda_->MatMul(cuda_->ToDevice(x_flat).Slice(1, m * k + 1).Reshape({m, k}),
+                  cuda_->ToDevice(w_flat).Slice(w_offset, w_offset + n * k).Reshape({n, k}),
+                  &bias, &y);
+    EXPECT_TRUE(WithinReorderBound(cuda_->ToHost(y), x_host, w_host, &bias_host, false))
+        << "w offset " << w_offset;
+    EXPECT_EQ(cuda_->ToHost(y_full).data<float>()[0], 0.0f) << "wrote before the view";
   }
 }
 
