@@ -25,6 +25,7 @@ import time
 import traceback
 
 import serve_harness
+from serve_harness import run_step, summary
 from serve_harness import (CHECKS, MODEL, KeyedServer, Server, chat_body, free_port, metric,
                            metrics_of, parallel, post, request, stream, joined_stream, text_of)
 
@@ -390,16 +391,6 @@ def test_semantic(binary, src):
                      metric(text, "brisk_semantic_cache_embed_seconds_count") > 0, "")
 
 
-def run_step(name, fn, *args):
-    t0 = time.monotonic()
-    try:
-        return fn(*args)
-    except Exception:  # noqa: BLE001 - a crashed scenario is one failed check
-        CHECKS.check(f"{name} ran to the end", False, traceback.format_exc(limit=3))
-    finally:
-        print(f"      ({name}: {time.monotonic() - t0:.1f} s)", flush=True)
-
-
 def main():
     if len(sys.argv) < 3:
         print("usage: cache_test.py BRISK_BINARY SOURCE_DIR [SERVER_FLAG...]", file=sys.stderr)
@@ -425,11 +416,7 @@ def main():
         CHECKS.check("test driver", False, traceback.format_exc() + "\n" + main_server.tail())
     finally:
         main_server.stop()
-    print(f"\n{CHECKS.passed} passed, {len(CHECKS.failed)} failed, {len(CHECKS.skipped)} skipped "
-          f"in {time.monotonic() - t0:.1f} s")
-    for name in CHECKS.failed:
-        print(f"  failed: {name}")
-    return 1 if CHECKS.failed else 0
+    return summary(t0)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import threading
 import time
+import traceback
 
 MODEL = "brisk-tiny"
 CONTEXT = 2048
@@ -61,6 +62,26 @@ def _die_with_parent():
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
+
+
+def run_step(name, fn, *args):
+    """Runs one scenario; a crash is one failed check. Prints its duration."""
+    t0 = time.monotonic()
+    try:
+        return fn(*args)
+    except Exception:  # noqa: BLE001 - a crashed scenario is one failed check
+        CHECKS.check(f"{name} ran to the end", False, traceback.format_exc(limit=3))
+    finally:
+        print(f"      ({name}: {time.monotonic() - t0:.1f} s)", flush=True)
+
+
+def summary(t0):
+    """Prints the totals and the failed checks; returns the exit status."""
+    print(f"\n{CHECKS.passed} passed, {len(CHECKS.failed)} failed, {len(CHECKS.skipped)} skipped "
+          f"in {time.monotonic() - t0:.1f} s")
+    for name in CHECKS.failed:
+        print(f"  failed: {name}")
+    return 1 if CHECKS.failed else 0
 
 
 # Flags added to every server this suite starts (serve_test.py's extra arguments).

@@ -24,6 +24,7 @@ import traceback
 from serve_dedicated import (test_api_keys, test_two_models, test_body_limit, test_preemption, test_queue_limit,
                              test_small_budget_server)
 import serve_harness
+from serve_harness import run_step, summary
 from serve_harness import (BLOCK, CHECKS, MODEL, VOCAB, Server, chat_body, greedy_ids_requests,
                            ids_prompt, joined_stream, metric, metrics_of, parallel, post,
                            preemption_requests, raw_post_bytes, raw_socket, request, stream,
@@ -588,16 +589,6 @@ def test_load(s):
 # ---------------------------------------------------------------------------------------------
 
 
-def run_step(name, fn, *args):
-    t0 = time.monotonic()
-    try:
-        return fn(*args)
-    except Exception:  # noqa: BLE001 - a crashed scenario is one failed check
-        CHECKS.check(f"{name} ran to the end", False, traceback.format_exc(limit=3))
-    finally:
-        print(f"      ({name}: {time.monotonic() - t0:.1f} s)", flush=True)
-
-
 def main():
     if len(sys.argv) < 3:
         print("usage: serve_test.py BRISK_BINARY SOURCE_DIR [SERVER_FLAG...]\n"
@@ -640,11 +631,7 @@ def main():
         CHECKS.check("test driver", False, traceback.format_exc() + "\n" + main_server.tail())
     finally:
         main_server.stop()
-    print(f"\n{CHECKS.passed} passed, {len(CHECKS.failed)} failed, {len(CHECKS.skipped)} skipped "
-          f"in {time.monotonic() - t0:.1f} s")
-    for name in CHECKS.failed:
-        print(f"  failed: {name}")
-    return 1 if CHECKS.failed else 0
+    return summary(t0)
 
 
 if __name__ == "__main__":
