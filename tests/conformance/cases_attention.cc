@@ -203,6 +203,27 @@ std::vector<OpCase> PagedAttentionCases() {
       {"long_chunk", 2, 2, 128, 16, 0, {{257, 300}}},
       {"block1_d128", 4, 2, 128, 1, 0, {{7, 7}, {1, 33}}},
       {"many_seqs", 3, 1, 7, 2, 5, {{1, 3}, {2, 2}, {4, 11}, {1, 6}, {3, 3}}},
+      // Sequences with several query rows take a tiled kernel on some backends: tiles of query
+      // rows times a KV head's group of query heads, keys walked 32 at a time, tiles nobody
+      // sees skipped. The cases below hit partial row tiles, groups of 1 to 16 heads (odd ones
+      // too), head_dim not a multiple of 32 (or of 4), block sizes that do not divide the key
+      // tile, prefixes already in the cache, windows narrower and wider than a tile.
+      {"tiled_prefill300_g4", 8, 2, 64, 16, 0, {{300, 300}}},
+      {"tiled_prefill700_mha", 2, 2, 64, 32, 0, {{700, 700}}},
+      {"tiled_chunk_g8_d128", 8, 1, 128, 16, 0, {{80, 330}}},
+      {"tiled_chunks_g4_d128", 4, 1, 128, 32, 0, {{70, 70}, {33, 161}, {2, 50}}},
+      {"tiled_window1_g4", 4, 1, 64, 16, 1, {{300, 300}, {40, 90}}},
+      {"tiled_window5_g2", 4, 2, 32, 16, 5, {{250, 250}, {33, 70}}},
+      {"tiled_window100_d128", 4, 1, 128, 32, 100, {{500, 500}, {64, 300}}},
+      {"tiled_mixed_batch", 8, 2, 64, 16, 0, {{1, 200}, {37, 37}, {50, 180}, {1, 1}, {2, 90}}},
+      {"tiled_g16", 16, 1, 32, 8, 0, {{70, 100}}},
+      {"tiled_g12_d16", 12, 1, 16, 3, 9, {{40, 40}, {1, 12}}},
+      {"tiled_g7_d40", 7, 1, 40, 16, 0, {{45, 60}}},
+      {"tiled_g2_d96_bs24", 4, 2, 96, 24, 0, {{129, 129}, {65, 200}}},
+      {"tiled_d13_window3", 3, 3, 13, 7, 3, {{66, 66}, {17, 20}}},
+      {"zero_query_seqs", 4, 2, 32, 16, 0, {{0, 5}, {19, 19}, {0, 9}, {1, 4}, {2, 40}}},
+      {"empty_batch", 4, 2, 32, 16, 0, {{0, 4}}},
+      {"row_path_d256", 2, 1, 256, 16, 6, {{20, 40}, {1, 30}}},
   };
   std::vector<OpCase> cases;
   for (const AttentionConfig& c : configs) {

@@ -9,8 +9,11 @@
 
 namespace brisk::backend::cuda {
 
-// The largest head_dim the kernel takes (each of its threads owns at most two features).
+// The largest head_dim the kernels take (each thread of the row kernel owns at most eight
+// features of a row).
 inline constexpr int kMaxAttentionHeadDim = 256;
+// The largest head_dim of the tiled prefill kernel; above it every row takes the row kernel.
+inline constexpr int kMaxTiledHeadDim = 128;
 
 struct PagedAttentionArgs {
   const float* q = nullptr;                // [num_tokens, num_heads, head_dim] device
@@ -32,8 +35,11 @@ struct PagedAttentionArgs {
   int sliding_window = 0;  // 0: full causal; W > 0: keys (pos - W, pos]
 };
 
-// Queues the attention: one thread block per (query row, head) with an online softmax (running
-// max and sum in f32) over the row's visible keys. Metadata contents are checked on the device:
+// Queues the attention, an online softmax (running max and sum in f32) over each row's visible
+// keys. Sequences with one query row: one thread block per (row, head). Sequences with several
+// (when head_dim <= kMaxTiledHeadDim): one block per (tile of query rows, KV head, up to 8 of
+// its query heads), sharing each tile of keys and values it loads; key tiles no row of the
+// tile can see are skipped. Metadata contents are checked on the device:
 // an inconsistent sequence (more queries than context) or a block id outside [0, num_blocks)
 // traps the kernel with a printed message.
 // REQUIRES: 0 < head_dim <= kMaxAttentionHeadDim; num_heads % num_kv_heads == 0;
