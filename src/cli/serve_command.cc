@@ -350,10 +350,15 @@ int RunServe(const ServeOptions& options) {
   sigwait(&stop_signals, &signal_number);
   std::fprintf(stderr, "brisk: %s received, stopping\n", signal_number == SIGINT ? "SIGINT"
                                                                                  : "SIGTERM");
-  service.BeginShutdown();  // new requests get 503 while the engines wind down
-  engines.clear();  // live requests end with an abort; their streams are closed
-  embedders.clear();  // queued embeddings are finished and answered
+  // Teardown order: no new requests; the engines finish what they accepted (aborts), their
+  // last outputs reach the connections; the HTTP threads stop; only then are the engines,
+  // models and tokenizers freed, since a connection's last handler may still decode with them.
+  service.BeginShutdown();
+  for (auto& e : engines) e->engine->Shutdown();
+  for (auto& e : embedders) e->engine->Shutdown();
   server->reset();
+  engines.clear();
+  embedders.clear();
   return 0;
 }
 

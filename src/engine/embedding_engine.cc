@@ -21,13 +21,15 @@ EmbeddingEngine::EmbeddingEngine(models::Embedder* embedder, EmbeddingEngineOpti
   thread_ = std::thread([this] { Loop(); });
 }
 
-EmbeddingEngine::~EmbeddingEngine() {
+EmbeddingEngine::~EmbeddingEngine() { Shutdown(); }
+
+void EmbeddingEngine::Shutdown() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
   }
   cv_.notify_all();
-  thread_.join();
+  if (thread_.joinable()) thread_.join();
 }
 
 absl::Status EmbeddingEngine::Submit(std::vector<std::vector<int32_t>> inputs,

@@ -39,8 +39,12 @@ class EmbeddingEngine final : public EmbeddingClient {
  public:
   // `embedder` is not owned and must outlive the engine. Starts the engine thread.
   EmbeddingEngine(models::Embedder* embedder, EmbeddingEngineOptions options);
-  // Finishes every accepted request (queued ones are embedded), then joins the thread.
+  // Shutdown(), then frees the engine.
   ~EmbeddingEngine() override;
+
+  // Finishes every accepted request (queued ones are embedded and answered), then stops the
+  // engine thread; afterwards Submit answers FailedPrecondition. Idempotent.
+  void Shutdown();
 
   const EmbeddingInfo& info() const override { return info_; }
   absl::Status Submit(std::vector<std::vector<int32_t>> inputs,

@@ -240,5 +240,15 @@ TEST(EmbeddingEngineTest, ShutdownFinishesAcceptedRequests) {
   EXPECT_EQ(done.load(), 5);
 }
 
+TEST(EmbeddingEngineTest, SubmitAfterShutdownIsRefused) {
+  FakeEmbedder fake;
+  EmbeddingEngine engine(&fake, {});
+  EXPECT_TRUE(EmbedSync(engine, {{1}}).status.ok());
+  engine.Shutdown();
+  absl::Status late = engine.Submit({{2}}, [](EmbeddingResult) { FAIL() << "not accepted"; });
+  EXPECT_EQ(late.code(), absl::StatusCode::kFailedPrecondition);
+  engine.Shutdown();  // idempotent
+}
+
 }  // namespace
 }  // namespace brisk::engine

@@ -116,13 +116,15 @@ LlmEngine::LlmEngine(models::DecoderModel* model, const LlmEngineOptions& option
   thread_ = std::thread([this] { Run(); });
 }
 
-LlmEngine::~LlmEngine() {
+LlmEngine::~LlmEngine() { Shutdown(); }
+
+void LlmEngine::Shutdown() {
   {
     std::lock_guard lock(mu_);
     stopping_ = true;
   }
   cv_.notify_all();
-  thread_.join();
+  if (thread_.joinable()) thread_.join();
 }
 
 absl::Status LlmEngine::Validate(const EngineRequest& request) const {

@@ -55,8 +55,13 @@ class LlmEngine final : public EngineClient {
   static absl::StatusOr<std::unique_ptr<LlmEngine>> Create(models::DecoderModel* model,
                                                            const LlmEngineOptions& options,
                                                            StepObserver on_step = nullptr);
-  // Stops the thread; live requests get a finished output with kAborted first.
+  // Shutdown(), then frees the engine.
   ~LlmEngine() override;
+
+  // Stops the engine thread after finishing every live request with a kAborted output (its last
+  // output, delivered through the callback). Afterwards Submit answers Unavailable and Abort does
+  // nothing, so clients may keep calling both until the engine is destroyed. Idempotent.
+  void Shutdown();
 
   absl::StatusOr<int64_t> Submit(EngineRequest request, OutputCallback on_output) override;
   void Abort(int64_t request_id) override;

@@ -337,8 +337,15 @@ TEST_F(LlmEngineTest, FullQueueAnswersResourceExhaustedAndShutdownFinishesEveryt
   }
   gate_cv.notify_all();
   ASSERT_TRUE(c.WaitTokens(1, 1));
-  engine.reset();  // shutdown while requests are live: each gets a finished output
+  // Shutdown while requests are live: each gets a finished output, and the stopped engine stays
+  // safe to call until it is destroyed (the server's connections may still abort or submit).
+  engine->Shutdown();
   for (int i = 0; i < 3; ++i) EXPECT_TRUE(c.Get(i).finished) << i;
+  auto late = engine->Submit(Greedy(Prompt(4), 5), c.Callback(4));
+  EXPECT_EQ(late.status().code(), absl::StatusCode::kUnavailable);
+  engine->Abort(*first);
+  engine->Shutdown();  // idempotent
+  engine.reset();
 }
 
 TEST_F(LlmEngineTest, LowerPriorityValueRunsFirst) {
