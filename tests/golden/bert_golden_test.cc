@@ -195,19 +195,10 @@ TEST_P(BertGoldenTest, InvalidInputIsRefused) {
   EXPECT_TRUE(at_limit.ok()) << at_limit.status();
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Fixtures, BertGoldenTest,
-    ::testing::Combine(::testing::ValuesIn(kFixtures),
-                       ::testing::Values(BackendKind::kReference, BackendKind::kCpu
-#ifdef BRISK_HAS_CUDA
-                                         , BackendKind::kCuda
-#endif
-                                         )),
-    [](const auto& info) {
-      std::string name = std::get<0>(info.param);
-      std::replace(name.begin(), name.end(), '-', '_');
-      return name + BackendSuffix(std::get<1>(info.param));
-    });
+INSTANTIATE_TEST_SUITE_P(Fixtures, BertGoldenTest,
+                         ::testing::Combine(::testing::ValuesIn(kFixtures),
+                                            golden::AllBackendKinds()),
+                         golden::FixtureBackendName());
 
 TEST(BertGoldenRegistryTest, EveryRegisteredEmbedderArchitectureHasAFixture) {
   for (std::string_view arch : models::RegisteredEmbedderArchitectures()) {

@@ -2,7 +2,12 @@
 // backend and, in builds with CUDA, the CUDA backend (its variants skip without a device).
 #pragma once
 
+#include <algorithm>
 #include <memory>
+#include <string>
+#include <tuple>
+
+#include "gtest/gtest.h"
 
 #include "backend/cpu/cpu_backend.h"
 #include "backend/cpu/reference/reference_backend.h"
@@ -39,5 +44,24 @@ inline const char* BackendSuffix(BackendKind kind) {
   }
   return "";
 }
+
+// Every backend kind this build can run, as a gtest parameter generator.
+inline auto AllBackendKinds() {
+  return ::testing::Values(BackendKind::kReference, BackendKind::kCpu
+#ifdef BRISK_HAS_CUDA
+                           , BackendKind::kCuda
+#endif
+  );
+}
+
+// The name of a (fixture, backend) test variant: "llama_gqa_f32_cpu".
+struct FixtureBackendName {
+  template <typename ParamInfo>
+  std::string operator()(const ParamInfo& info) const {
+    std::string name = std::get<0>(info.param);
+    std::replace(name.begin(), name.end(), '-', '_');
+    return name + BackendSuffix(std::get<1>(info.param));
+  }
+};
 
 }  // namespace brisk::golden

@@ -181,19 +181,10 @@ TEST_P(GoldenTest, GreedyContinuationsBatched) {
   EXPECT_EQ(generator_->num_free_kv_blocks(), generator_->num_kv_blocks());
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Fixtures, GoldenTest,
-    ::testing::Combine(::testing::ValuesIn(kFixtures),
-                       ::testing::Values(BackendKind::kReference, BackendKind::kCpu
-#ifdef BRISK_HAS_CUDA
-                                         , BackendKind::kCuda
-#endif
-                                         )),
-    [](const auto& info) {
-      std::string name = std::get<0>(info.param);
-      std::replace(name.begin(), name.end(), '-', '_');
-      return name + BackendSuffix(std::get<1>(info.param));
-    });
+INSTANTIATE_TEST_SUITE_P(Fixtures, GoldenTest,
+                         ::testing::Combine(::testing::ValuesIn(kFixtures),
+                                            golden::AllBackendKinds()),
+                         golden::FixtureBackendName());
 
 TEST(GoldenRegistryTest, EveryRegisteredArchitectureHasAFixture) {
   for (std::string_view arch : models::RegisteredDecoderArchitectures()) {
