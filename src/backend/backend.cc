@@ -1,6 +1,38 @@
 #include "backend/backend.h"
 
+#include <cstring>
+
+#include "base/check.h"
+
 namespace brisk::backend {
+
+void Backend::CopyToDevice(const Tensor& host, Tensor* dst) {
+  BRISK_CHECK(host.device() == tensor::Device::kCpu) << "CopyToDevice takes a host tensor";
+  BRISK_CHECK(host.dtype() == dst->dtype() && host.numel() == dst->numel())
+      << "CopyToDevice " << tensor::ShapeToString(host.shape()) << " into "
+      << tensor::ShapeToString(dst->shape());
+  if (host.size_bytes() > 0) std::memcpy(dst->raw(), host.raw(), host.size_bytes());
+}
+
+Tensor Backend::ConcatRowsToDevice(std::span<const Tensor> host_parts) {
+  BRISK_CHECK(!host_parts.empty()) << "ConcatRowsToDevice of nothing";
+  const DType dtype = host_parts[0].dtype();
+  const int64_t cols = host_parts[0].dim(1);
+  int64_t rows = 0;
+  for (const Tensor& p : host_parts) {
+    BRISK_CHECK(p.rank() == 2 && p.dtype() == dtype && p.dim(1) == cols &&
+                p.device() == tensor::Device::kCpu)
+        << "ConcatRowsToDevice part " << tensor::ShapeToString(p.shape());
+    rows += p.dim(0);
+  }
+  Tensor all = Tensor::Empty(dtype, {rows, cols});
+  auto* out = static_cast<char*>(all.raw());
+  for (const Tensor& p : host_parts) {
+    if (p.size_bytes() > 0) std::memcpy(out, p.raw(), p.size_bytes());
+    out += p.size_bytes();
+  }
+  return ToDevice(all);
+}
 
 std::string_view OpName(OpId op) {
   switch (op) {
@@ -16,6 +48,8 @@ std::string_view OpName(OpId op) {
     case OpId::kLayerNorm: return "layer_norm";
     case OpId::kGelu: return "gelu";
     case OpId::kEncoderAttention: return "encoder_attention";
+    case OpId::kQkvRopeWriteKv: return "qkv_rope_write_kv";
+    case OpId::kSampleTokens: return "sample_tokens";
   }
   return "?";
 }

@@ -11,7 +11,9 @@
 #pragma once
 
 #include <array>
+#include <functional>
 #include <memory>
+#include <span>
 #include <string_view>
 
 #include "tensor/tensor.h"
@@ -36,11 +38,14 @@ enum class OpId {
   kLayerNorm,
   kGelu,
   kEncoderAttention,
+  kQkvRopeWriteKv,
+  kSampleTokens,
 };
-inline constexpr std::array<OpId, 12> kAllOps = {
-    OpId::kEmbedding,      OpId::kMatMul,    OpId::kRmsNorm, OpId::kAddRmsNorm,
-    OpId::kRope,           OpId::kSiluMul,   OpId::kAdd,     OpId::kWriteKvCache,
-    OpId::kPagedAttention, OpId::kLayerNorm, OpId::kGelu,    OpId::kEncoderAttention,
+inline constexpr std::array<OpId, 14> kAllOps = {
+    OpId::kEmbedding,      OpId::kMatMul,         OpId::kRmsNorm,      OpId::kAddRmsNorm,
+    OpId::kRope,           OpId::kSiluMul,        OpId::kAdd,          OpId::kWriteKvCache,
+    OpId::kPagedAttention, OpId::kLayerNorm,      OpId::kGelu,         OpId::kEncoderAttention,
+    OpId::kQkvRopeWriteKv, OpId::kSampleTokens,
 };
 std::string_view OpName(OpId op);
 
@@ -66,6 +71,15 @@ struct AttentionParams {
   int sliding_window = 0;   // 0: full causal; W > 0: key k is visible iff pos - W < k <= pos
 };
 
+// A sequence of ops recorded once (Backend::Record) and run again on the same buffers, with
+// whatever those buffers hold when Replay is called: a CUDA graph on the GPU.
+class OpGraph {
+ public:
+  virtual ~OpGraph() = default;
+  // Queues every recorded op again, in order, on the backend that recorded them.
+  virtual void Replay() = 0;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -80,6 +94,30 @@ class Backend {
 
   // Allocates a zero-filled tensor on this backend's device. The CPU default is host memory.
   virtual Tensor Allocate(DType dtype, tensor::Shape shape) { return Tensor::Empty(dtype, std::move(shape)); }
+
+  // Allocates a tensor whose contents are unspecified: for outputs an op overwrites whole.
+  virtual Tensor AllocateScratch(DType dtype, tensor::Shape shape) {
+    return Allocate(dtype, std::move(shape));
+  }
+
+  // Copies the host tensor `host` into `dst`, a tensor of this backend's device with the same
+  // dtype and number of elements, queued in order with the ops. `host` may be released or
+  // rewritten as soon as this returns. The CPU default copies at once.
+  virtual void CopyToDevice(const Tensor& host, Tensor* dst);
+
+  // Stacks the rows of host matrices of one dtype and column count into one device tensor:
+  // [sum of rows, cols], parts in order. Loads fused projections (QKV, gate and up). The
+  // default builds the host matrix and calls ToDevice.
+  virtual Tensor ConcatRowsToDevice(std::span<const Tensor> host_parts);
+
+  // Records the ops that `record` queues, without running them, into a graph that Replay runs
+  // again; nullptr where the backend cannot record (the CPU backends run ops at once). Tensors
+  // allocated inside `record` and released before it returns are the graph's own scratch;
+  // every other tensor the ops touch must outlive the graph. Nothing inside `record` may wait
+  // for the device (ToHost, Synchronize) or allocate memory that outlives it.
+  virtual std::unique_ptr<OpGraph> Record(const std::function<void()>& record) { return nullptr; }
+  // Whether Record returns graphs.
+  virtual bool CanRecord() const { return false; }
 
   // Returns a tensor on this backend's device with the contents of `host` (any dtype). A GPU
   // backend allocates and queues the copy; `host` may be released as soon as this returns. The
@@ -118,8 +156,10 @@ class Backend {
   // cos_sin: [max_positions, rotary_dim] f32
   virtual void Rope(Tensor* x, const Tensor& positions, const Tensor& cos_sin) = 0;
 
-  // out = silu(gate) * up. gate, up, out: [rows, dim] f32; out may alias gate or up
-  virtual void SiluMul(const Tensor& gate, const Tensor& up, Tensor* out) = 0;
+  // out = silu(gate) * up, with gate and up the two halves of one fused projection:
+  // gate = gate_up[:, :dim], up = gate_up[:, dim:].
+  // gate_up: [rows, 2 * dim] f32; out: [rows, dim] f32 (does not alias gate_up)
+  virtual void SiluMul(const Tensor& gate_up, Tensor* out) = 0;
 
   // out = a + b. a, b, out: same shape, f32; out may alias a or b
   virtual void Add(const Tensor& a, const Tensor& b, Tensor* out) = 0;
@@ -136,6 +176,35 @@ class Backend {
   virtual void PagedAttention(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
                               const AttentionMetadata& meta, const AttentionParams& params,
                               Tensor* out) = 0;
+
+  // The attention prologue of one decoder layer over a fused QKV projection, in one op:
+  //   q = qkv[:, heads 0 .. num_heads), k = the next num_kv_heads heads, v = the last num_kv_heads
+  //   (each head head_dim wide); when q_norm / k_norm are given, every q head and k head is first
+  //   RMS-normalized over head_dim (as RmsNorm, with eps); q and k are rotated as by Rope; then
+  //   k and v are written to their cache slots as by WriteKvCache and q to q_out.
+  // num_heads = q_out.dim(1), num_kv_heads = k_cache->dim(2), head_dim = q_out.dim(2).
+  // qkv: [num_tokens, (num_heads + 2 * num_kv_heads) * head_dim] f32 (not modified);
+  // positions, slot_mapping: [num_tokens] i32 (slot -1 = skip); cos_sin: as in Rope;
+  // q_norm, k_norm: [head_dim] f32 or nullptr; q_out: [num_tokens, num_heads, head_dim] f32;
+  // k_cache, v_cache: as in WriteKvCache
+  virtual void QkvRopeWriteKv(const Tensor& qkv, const Tensor& positions, const Tensor& cos_sin,
+                              const Tensor& slot_mapping, const Tensor* q_norm,
+                              const Tensor* k_norm, float eps, Tensor* q_out, Tensor* k_cache,
+                              Tensor* v_cache) = 0;
+
+  // Draws one token per logits row, following sampling::Sampler's steps 3a / 3b without the
+  // penalties (sampling/sampler.h): temperature 0 takes the argmax (lowest index on ties);
+  // otherwise the row is divided by the temperature, filtered by top-k, then top-p over what
+  // top-k kept, then min-p, and the token is found by walking the kept tokens in index order
+  // until their cumulative weight exceeds u times the kept total. Ties at a top-k or top-p
+  // boundary may keep every tied token, and sums run in a device-specific order, so a draw may
+  // differ from the host Sampler's only where u falls within rounding of a CDF step.
+  // logits: [rows, vocab] f32 (not modified); params: [rows, 5] f32, per row
+  //   {temperature >= 0, top_k >= 0 (0 = off, an integer), top_p in (0, 1], min_p in [0, 1],
+  //    u in [0, 1) (ignored when greedy)};
+  // ids: [rows] i32
+  // REQUIRES: every row has at least one finite logit.
+  virtual void SampleTokens(const Tensor& logits, const Tensor& params, Tensor* ids) = 0;
 
   // Encoder ops (BERT family).
 

@@ -24,6 +24,16 @@ void CheckFloatWeight(const Tensor& t, const char* what) {
   BRISK_CHECK(IsFloatWeightDType(t.dtype())) << what << " dtype " << tensor::DTypeName(t.dtype());
 }
 
+// Fails when the storage of `a` and `b` overlaps (empty tensors overlap nothing). Compares
+// addresses only, so it holds for device tensors too.
+void CheckNoOverlap(const Tensor& a, const Tensor& b, const char* what) {
+  if (a.empty() || b.empty()) return;
+  const auto* a_begin = static_cast<const char*>(a.raw());
+  const auto* b_begin = static_cast<const char*>(b.raw());
+  BRISK_CHECK(a_begin + a.size_bytes() <= b_begin || b_begin + b.size_bytes() <= a_begin)
+      << what << " overlap";
+}
+
 }  // namespace
 
 bool IsFloatWeightDType(DType dtype) {
@@ -45,6 +55,8 @@ bool SupportsFloatWeightOps(OpId op, DType weight_dtype) {
     case OpId::kLayerNorm:
     case OpId::kGelu:
     case OpId::kEncoderAttention:
+    case OpId::kQkvRopeWriteKv:
+    case OpId::kSampleTokens:
       return weight_dtype == DType::kF32;
   }
   return false;
@@ -102,6 +114,17 @@ RowDims CheckSameShapeF32(const Tensor& a, const Tensor& b, const Tensor& out) {
   return RowDims{.rows = dim == 0 ? 0 : a.numel() / dim, .dim = dim};
 }
 
+RowDims CheckSiluMulShapes(const Tensor& gate_up, const Tensor& out) {
+  CheckF32(gate_up, "silu_mul gate_up");
+  CheckF32(out, "silu_mul out");
+  BRISK_CHECK(gate_up.rank() == 2 && out.rank() == 2 && gate_up.dim(0) == out.dim(0) &&
+              gate_up.dim(1) == 2 * out.dim(1))
+      << "silu_mul gate_up " << ShapeToString(gate_up.shape()) << " out "
+      << ShapeToString(out.shape()) << ": want [rows, 2 * dim] and [rows, dim]";
+  CheckNoOverlap(gate_up, out, "silu_mul gate_up and out");
+  return RowDims{.rows = out.dim(0), .dim = out.dim(1)};
+}
+
 RopeDims CheckRopeShapes(const Tensor& x, const Tensor& positions, const Tensor& cos_sin) {
   CheckF32(x, "rope x");
   CheckF32(cos_sin, "rope cos_sin");
@@ -143,6 +166,45 @@ KvCacheDims CheckWriteKvCacheShapes(const Tensor& k, const Tensor& v, const Tens
       << "k " << ShapeToString(k.shape()) << " v " << ShapeToString(v.shape()) << " expected "
       << ShapeToString(expected);
   return c;
+}
+
+QkvRopeWriteKvDims CheckQkvRopeWriteKvShapes(const Tensor& qkv, const Tensor& positions,
+                                             const Tensor& cos_sin, const Tensor& slot_mapping,
+                                             const Tensor* q_norm, const Tensor* k_norm,
+                                             const Tensor& q_out, const Tensor& k_cache,
+                                             const Tensor& v_cache) {
+  QkvRopeWriteKvDims d;
+  d.cache = CheckKvCacheShapes(k_cache, v_cache);
+  CheckF32(qkv, "qkv");
+  CheckF32(q_out, "q_out");
+  CheckF32(cos_sin, "qkv_rope cos_sin");
+  CheckI32Vector(positions, "qkv_rope positions");
+  CheckI32Vector(slot_mapping, "slot_mapping");
+  BRISK_CHECK(q_out.rank() == 3 && qkv.rank() == 2 && cos_sin.rank() == 2)
+      << "qkv " << ShapeToString(qkv.shape()) << " q_out " << ShapeToString(q_out.shape())
+      << " cos_sin " << ShapeToString(cos_sin.shape());
+  d.num_tokens = q_out.dim(0);
+  d.num_heads = q_out.dim(1);
+  d.head_dim = q_out.dim(2);
+  d.rotary_dim = cos_sin.dim(1);
+  d.max_positions = cos_sin.dim(0);
+  BRISK_CHECK_EQ(d.head_dim, d.cache.head_dim) << "q_out head_dim vs the caches'";
+  const Shape expected_qkv = {d.num_tokens, (d.num_heads + 2 * d.cache.num_kv_heads) * d.head_dim};
+  BRISK_CHECK(qkv.shape() == expected_qkv)
+      << "qkv " << ShapeToString(qkv.shape()) << " expected " << ShapeToString(expected_qkv);
+  BRISK_CHECK(positions.dim(0) == d.num_tokens && slot_mapping.dim(0) == d.num_tokens)
+      << "positions " << positions.dim(0) << " and slot_mapping " << slot_mapping.dim(0)
+      << " for " << d.num_tokens << " tokens";
+  BRISK_CHECK(d.rotary_dim % 2 == 0 && d.rotary_dim <= d.head_dim)
+      << "qkv_rope rotary_dim " << d.rotary_dim << " head_dim " << d.head_dim;
+  for (const Tensor* norm : {q_norm, k_norm}) {
+    if (norm == nullptr) continue;
+    CheckF32(*norm, "qk norm weight");
+    BRISK_CHECK(norm->rank() == 1 && norm->dim(0) == d.head_dim)
+        << "qk norm weight " << ShapeToString(norm->shape()) << " for head_dim " << d.head_dim;
+  }
+  CheckNoOverlap(qkv, q_out, "qkv and q_out");
+  return d;
 }
 
 AttentionDims CheckPagedAttentionShapes(const Tensor& q, const Tensor& k_cache,
@@ -224,6 +286,22 @@ EncoderAttentionDims CheckEncoderAttentionShapes(const Tensor& q, const Tensor& 
   BRISK_CHECK(d.num_tokens == 0 || d.num_seqs > 0) << d.num_tokens << " tokens, no sequence";
   BRISK_CHECK(max_seq_len >= 0 && (d.num_tokens == 0 || max_seq_len > 0))
       << "max_seq_len " << max_seq_len << " for " << d.num_tokens << " tokens";
+  return d;
+}
+
+SampleTokensDims CheckSampleTokensShapes(const Tensor& logits, const Tensor& params,
+                                         const Tensor& ids) {
+  CheckF32(logits, "sample_tokens logits");
+  CheckF32(params, "sample_tokens params");
+  CheckI32Vector(ids, "sample_tokens ids");
+  BRISK_CHECK(logits.rank() == 2 && logits.dim(1) >= 1)
+      << "sample_tokens logits " << ShapeToString(logits.shape()) << ": want [rows, vocab >= 1]";
+  SampleTokensDims d{.rows = logits.dim(0), .vocab = logits.dim(1)};
+  BRISK_CHECK(params.rank() == 2 && params.dim(0) == d.rows &&
+              params.dim(1) == kSampleParamsWidth)
+      << "sample_tokens params " << ShapeToString(params.shape()) << " for " << d.rows
+      << " rows: want [rows, " << kSampleParamsWidth << "]";
+  BRISK_CHECK_EQ(ids.dim(0), d.rows) << "sample_tokens ids";
   return d;
 }
 

@@ -50,12 +50,24 @@ struct AttentionDims {
   int64_t max_blocks_per_seq = 0;
   KvCacheDims cache;
 };
+struct QkvRopeWriteKvDims {
+  int64_t num_tokens = 0;
+  int64_t num_heads = 0;  // query heads; qkv holds num_heads + 2 * cache.num_kv_heads heads
+  int64_t head_dim = 0;
+  int64_t rotary_dim = 0;     // even, <= head_dim
+  int64_t max_positions = 0;  // rows of cos_sin
+  KvCacheDims cache;
+};
 struct EncoderAttentionDims {
   int64_t num_tokens = 0;
   int64_t num_heads = 0;
   int64_t num_kv_heads = 0;  // > 0, divides num_heads
   int64_t head_dim = 0;
   int64_t num_seqs = 0;  // seq_starts.dim(0) - 1
+};
+struct SampleTokensDims {
+  int64_t rows = 0;
+  int64_t vocab = 0;  // >= 1
 };
 
 // table: [vocab, hidden] f32/bf16/f16; ids: [num_tokens] i32; out: [num_tokens, hidden] f32.
@@ -73,6 +85,10 @@ RowDims CheckRmsNormShapes(const Tensor& x, const Tensor& weight, const Tensor& 
 // (rows 0 when the last dim is 0).
 RowDims CheckSameShapeF32(const Tensor& a, const Tensor& b, const Tensor& out);
 
+// gate_up: [rows, 2 * dim] f32; out: [rows, dim] f32, not overlapping gate_up's storage.
+// Returns {rows, dim}.
+RowDims CheckSiluMulShapes(const Tensor& gate_up, const Tensor& out);
+
 // x: [num_tokens, num_heads, head_dim] f32; positions: [num_tokens] i32;
 // cos_sin: [max_positions, rotary_dim] f32 with rotary_dim even and <= head_dim.
 // The positions' values are not checked.
@@ -87,6 +103,17 @@ KvCacheDims CheckKvCacheShapes(const Tensor& k_cache, const Tensor& v_cache);
 // values are not checked.
 KvCacheDims CheckWriteKvCacheShapes(const Tensor& k, const Tensor& v, const Tensor& slot_mapping,
                                     const Tensor& k_cache, const Tensor& v_cache);
+
+// q_out: [num_tokens, num_heads, head_dim] f32; caches as in CheckKvCacheShapes with the same
+// head_dim; qkv: [num_tokens, (num_heads + 2 * num_kv_heads) * head_dim] f32, not overlapping
+// q_out's storage; positions, slot_mapping: [num_tokens] i32; cos_sin: [max_positions,
+// rotary_dim] f32 with rotary_dim even and <= head_dim; q_norm, k_norm: [head_dim] f32 or
+// nullptr. The positions' and slots' values are not checked.
+QkvRopeWriteKvDims CheckQkvRopeWriteKvShapes(const Tensor& qkv, const Tensor& positions,
+                                             const Tensor& cos_sin, const Tensor& slot_mapping,
+                                             const Tensor* q_norm, const Tensor* k_norm,
+                                             const Tensor& q_out, const Tensor& k_cache,
+                                             const Tensor& v_cache);
 
 // q, out: [num_tokens, num_heads, head_dim] f32 with num_heads a multiple of num_kv_heads;
 // caches as in CheckKvCacheShapes with the same head_dim; meta: query_start_loc [num_seqs + 1]
@@ -111,5 +138,13 @@ int64_t CheckGeluShapes(const Tensor& x, const Tensor& out);
 EncoderAttentionDims CheckEncoderAttentionShapes(const Tensor& q, const Tensor& k, const Tensor& v,
                                                  const Tensor& seq_starts, int max_seq_len,
                                                  const Tensor& out);
+
+// Columns of SampleTokens' params: {temperature, top_k, top_p, min_p, u} (backend.h).
+inline constexpr int64_t kSampleParamsWidth = 5;
+
+// logits: [rows, vocab] f32 with vocab >= 1; params: [rows, kSampleParamsWidth] f32;
+// ids: [rows] i32. The params' values are not checked.
+SampleTokensDims CheckSampleTokensShapes(const Tensor& logits, const Tensor& params,
+                                         const Tensor& ids);
 
 }  // namespace brisk::backend

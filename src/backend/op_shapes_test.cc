@@ -108,6 +108,90 @@ TEST(OpShapesDeathTest, MismatchesFailWithTheArgumentNamed) {
                "encoder_attention q");
 }
 
+TEST(OpShapesTest, SiluMulTakesTheFusedGateUpLayout) {
+  const RowDims d = CheckSiluMulShapes(F32({3, 10}), F32({3, 5}));
+  EXPECT_EQ(d.rows, 3);
+  EXPECT_EQ(d.dim, 5);
+  EXPECT_EQ(CheckSiluMulShapes(F32({0, 8}), F32({0, 4})).rows, 0);
+}
+
+TEST(OpShapesDeathTest, SiluMulRejectsUnfusedShapesAndAliasing) {
+  EXPECT_DEATH(CheckSiluMulShapes(F32({3, 5}), F32({3, 5})), "want \\[rows, 2 \\* dim\\]");
+  EXPECT_DEATH(CheckSiluMulShapes(F32({3, 10}), F32({2, 5})), "silu_mul gate_up");
+  EXPECT_DEATH(CheckSiluMulShapes(F32({3, 10}), I32({3, 5})), "silu_mul out must be f32");
+  // out as the first rows of gate_up's own storage.
+  const Tensor gate_up = F32({4, 8});
+  const Tensor inside = gate_up.Reshape({8, 4}).Slice(0, 4);
+  EXPECT_DEATH(CheckSiluMulShapes(gate_up, inside), "overlap");
+}
+
+TEST(OpShapesTest, QkvRopeWriteKvReturnsItsDims) {
+  // 5 tokens, 4 query heads, 2 kv heads, head_dim 8, rotary_dim 6, 32 positions.
+  const Tensor norm = F32({8});
+  const QkvRopeWriteKvDims d =
+      CheckQkvRopeWriteKvShapes(F32({5, 64}), I32({5}), F32({32, 6}), I32({5}), &norm, nullptr,
+                                F32({5, 4, 8}), F32({3, 16, 2, 8}), F32({3, 16, 2, 8}));
+  EXPECT_EQ(d.num_tokens, 5);
+  EXPECT_EQ(d.num_heads, 4);
+  EXPECT_EQ(d.head_dim, 8);
+  EXPECT_EQ(d.rotary_dim, 6);
+  EXPECT_EQ(d.max_positions, 32);
+  EXPECT_EQ(d.cache.num_kv_heads, 2);
+  EXPECT_EQ(d.cache.num_blocks, 3);
+  EXPECT_EQ(d.cache.block_size, 16);
+}
+
+TEST(OpShapesDeathTest, QkvRopeWriteKvMismatchesFailWithTheArgumentNamed) {
+  const Tensor cache = F32({3, 16, 2, 8});
+  const Tensor q_out = F32({5, 4, 8});
+  auto check = [&](const Tensor& qkv, const Tensor& positions, const Tensor& cos_sin,
+                   const Tensor& slots, const Tensor* q_norm, const Tensor& q) {
+    CheckQkvRopeWriteKvShapes(qkv, positions, cos_sin, slots, q_norm, nullptr, q, cache, cache);
+  };
+  // qkv one head short (3 kv-sized heads instead of 4 + 2 + 2 = 8).
+  EXPECT_DEATH(check(F32({5, 56}), I32({5}), F32({32, 6}), I32({5}), nullptr, q_out),
+               "qkv \\[5, 56\\] expected \\[5, 64\\]");
+  EXPECT_DEATH(check(F32({5, 64}), I32({4}), F32({32, 6}), I32({5}), nullptr, q_out),
+               "positions 4 and slot_mapping 5");
+  EXPECT_DEATH(check(F32({5, 64}), I32({5}), F32({32, 6}), F32({5}), nullptr, q_out),
+               "slot_mapping must be a 1-D i32");
+  EXPECT_DEATH(check(F32({5, 64}), I32({5}), F32({32, 10}), I32({5}), nullptr, q_out),
+               "rotary_dim 10 head_dim 8");
+  EXPECT_DEATH(check(F32({5, 64}), I32({5}), F32({32, 5}), I32({5}), nullptr, q_out),
+               "rotary_dim 5");
+  const Tensor short_norm = F32({7});
+  EXPECT_DEATH(check(F32({5, 64}), I32({5}), F32({32, 6}), I32({5}), &short_norm, q_out),
+               "qk norm weight");
+  EXPECT_DEATH(check(F32({5, 80}), I32({5}), F32({32, 6}), I32({5}), nullptr, F32({5, 4, 10})),
+               "q_out head_dim");
+  // q_out written over the projection it reads.
+  const Tensor qkv = F32({5, 64});
+  EXPECT_DEATH(check(qkv, I32({5}), F32({32, 6}), I32({5}), nullptr,
+                     qkv.Reshape({10, 4, 8}).Slice(5, 10)),
+               "qkv and q_out overlap");
+}
+
+TEST(OpShapesTest, SampleTokensReturnsRowsAndVocab) {
+  const SampleTokensDims d = CheckSampleTokensShapes(F32({3, 1000}), F32({3, 5}), I32({3}));
+  EXPECT_EQ(d.rows, 3);
+  EXPECT_EQ(d.vocab, 1000);
+  EXPECT_EQ(CheckSampleTokensShapes(F32({0, 7}), F32({0, 5}), I32({0})).rows, 0);
+}
+
+TEST(OpShapesDeathTest, SampleTokensMismatchesFailWithTheArgumentNamed) {
+  EXPECT_DEATH(CheckSampleTokensShapes(F32({3, 0}), F32({3, 5}), I32({3})), "vocab >= 1");
+  EXPECT_DEATH(CheckSampleTokensShapes(F32({3}), F32({3, 5}), I32({3})), "sample_tokens logits");
+  EXPECT_DEATH(CheckSampleTokensShapes(F32({3, 8}), F32({3, 4}), I32({3})),
+               "sample_tokens params \\[3, 4\\]");
+  EXPECT_DEATH(CheckSampleTokensShapes(F32({3, 8}), F32({2, 5}), I32({3})),
+               "sample_tokens params");
+  EXPECT_DEATH(CheckSampleTokensShapes(F32({3, 8}), F32({3, 5}), I32({2})), "sample_tokens ids");
+  EXPECT_DEATH(CheckSampleTokensShapes(F32({3, 8}), F32({3, 5}), F32({3})),
+               "sample_tokens ids must be a 1-D i32");
+  EXPECT_DEATH(CheckSampleTokensShapes(I32({3, 8}), F32({3, 5}), I32({3})),
+               "sample_tokens logits must be f32");
+}
+
 }  // namespace
 }  // namespace brisk::backend
 

@@ -29,6 +29,11 @@ void AddDeviceFlags(CLI::App* cmd, ModelSetupOptions* o) {
          "with --device cuda, matmul inputs against bf16 weights: f32 (default, exact) or bf16 "
          "(tensor cores, f32 accumulation)")
       ->check(CLI::IsMember({"f32", "bf16"}));
+  cmd->add_flag_function(
+      "--enforce-eager", [o](int64_t) { o->decode_graphs = false; },
+      "with --device cuda, queue every op of every step from the host instead of replaying "
+      "decode steps from CUDA graphs recorded per batch size (slower; for comparisons and "
+      "debugging)");
 }
 
 void AddModelFlags(CLI::App* cmd, ModelSetupOptions* o) {

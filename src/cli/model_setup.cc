@@ -61,7 +61,8 @@ absl::StatusOr<LoadedModel> LoadModel(const ModelSetupOptions& options) {
         out.generator,
         engine::Generator::Create(out.model.get(),
                                   {.kv_cache_bytes = options.kv_cache_bytes,
-                                   .max_tokens_per_step = options.max_tokens_per_step}));
+                                   .max_tokens_per_step = options.max_tokens_per_step,
+                                   .decode_graphs = options.decode_graphs}));
   }
   out.load_ms = clock.ElapsedMillis();
   BRISK_LOG(kInfo) << "loaded " << out.model->config().architecture << " (" << DescribeModel(out)

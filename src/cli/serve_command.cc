@@ -66,7 +66,8 @@ absl::StatusOr<api::ServedModel> LoadServed(const ServeOptions& options, const s
       .max_waiting = options.max_waiting,
       .max_model_len = options.max_model_len,
       .prefix_caching = options.disable_prefix_caching ? kvcache::PrefixCaching::kDisabled
-                                                       : kvcache::PrefixCaching::kEnabled};
+                                                       : kvcache::PrefixCaching::kEnabled,
+      .decode_graphs = options.model.decode_graphs};
   BRISK_ASSIGN_OR_RETURN(out.engine,
                          engine::LlmEngine::Create(out.loaded.model.get(), eo,
                                                    [metrics](const metrics::StepStats& s) {

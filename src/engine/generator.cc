@@ -44,6 +44,13 @@ absl::StatusOr<std::unique_ptr<Generator>> Generator::Create(models::DecoderMode
 Generator::Generator(models::DecoderModel* model, const GeneratorOptions& options, int num_blocks)
     : model_(model), options_(options), pool_(num_blocks) {
   kv_ = model_->AllocateKvCache(num_blocks, options.block_size);
+  const int context_blocks =
+      (model->config().max_position_embeddings + options.block_size - 1) / options.block_size;
+  runner_ = std::make_unique<StepRunner>(
+      model_, &kv_,
+      StepRunnerOptions{.use_graphs = options.decode_graphs,
+                        .max_graph_batch = 64,
+                        .max_blocks_per_seq = std::min(num_blocks, context_blocks)});
 }
 
 absl::Status Generator::Validate(std::span<const GenerationRequest> requests) const {
@@ -114,6 +121,8 @@ absl::StatusOr<std::vector<GenerationResult>> Generator::Generate(
     return alloc_status;
   }
 
+  // Decode graphs are recorded before the clock starts, as a server records them at startup.
+  runner_->RecordGraphs(static_cast<int>(requests.size()));
   GenerationStats local;
   base::Stopwatch clock;
   bool prefill_done = false;
@@ -156,16 +165,32 @@ absl::StatusOr<std::vector<GenerationResult>> Generator::Generate(
       if (steps.empty()) break;
       ++local.decode_steps;
     }
-    models::ForwardInputs inputs = BuildForwardInputs(steps, options_.block_size);
-    tensor::Tensor logits = model_->Forward(inputs, kv_);
+    runner_->Forward(BuildForwardInputs(steps, options_.block_size));
+    // Device sampling when every sampled row allows it; else every row on the host.
+    std::vector<sampling::Sampler*> samplers;
+    for (size_t k = 0; k < steps.size(); ++k) {
+      if (steps[k].logits != LogitsWanted::kNone) samplers.push_back(seqs[owners[k]].sampler.get());
+    }
+    std::vector<int32_t> device_tokens;
+    tensor::Tensor logits;
+    if (runner_->CanSampleOnDevice(samplers)) {
+      device_tokens = runner_->SampleOnDevice(samplers);
+    } else if (!samplers.empty()) {
+      logits = runner_->HostLogits();
+    }
     int row = 0;
     for (size_t k = 0; k < steps.size(); ++k) {
       Sequence& s = seqs[owners[k]];
       s.num_computed += static_cast<int>(steps[k].new_token_ids.size());
       if (steps[k].logits == LogitsWanted::kNone) continue;
-      std::span<float> row_logits(logits.data<float>() + row * vocab, vocab);
+      int32_t token = 0;
+      if (!device_tokens.empty()) {
+        token = device_tokens[row];
+      } else {
+        std::span<float> row_logits(logits.data<float>() + int64_t{row} * vocab, vocab);
+        token = s.sampler->Sample(row_logits, s.request->prompt_ids, s.output);
+      }
       ++row;
-      int32_t token = s.sampler->Sample(row_logits, s.request->prompt_ids, s.output);
       s.output.push_back(token);
       ++local.generated_tokens;
       if (on_token) on_token(static_cast<int>(owners[k]), token);
@@ -210,7 +235,8 @@ absl::StatusOr<tensor::Tensor> Generator::ScoreTokens(std::span<const int32_t> i
     const int n = std::min<int>(options_.max_tokens_per_step, static_cast<int>(ids.size()) - done);
     SequenceStep step{.new_token_ids = ids.subspan(done, n), .num_computed_tokens = done,
                       .block_table = blocks, .logits = LogitsWanted::kAll};
-    tensor::Tensor logits = model_->Forward(BuildForwardInputs(std::span(&step, 1), options_.block_size), kv_);
+    runner_->Forward(BuildForwardInputs(std::span(&step, 1), options_.block_size));
+    const tensor::Tensor logits = runner_->HostLogits();
     std::memcpy(all.data<float>() + int64_t{done} * c.vocab_size, logits.data<float>(),
                 logits.size_bytes());
     done += n;

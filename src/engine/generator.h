@@ -14,6 +14,7 @@
 
 #include "base/status.h"
 #include "engine/engine_client.h"  // FinishReason
+#include "engine/step_runner.h"
 #include "kvcache/block_pool.h"
 #include "models/decoder_model.h"
 #include "sampling/sampling_params.h"
@@ -24,6 +25,9 @@ struct GeneratorOptions {
   int block_size = 16;                         // tokens per KV block
   int64_t kv_cache_bytes = int64_t{512} << 20;  // memory for the KV block pool
   int max_tokens_per_step = 512;               // prefill chunk budget per forward step
+  // Replay decode steps of up to 64 sequences from graphs recorded per batch size where the
+  // backend can record (CUDA); false runs every op from the host.
+  bool decode_graphs = true;
 };
 
 
@@ -81,6 +85,7 @@ class Generator {
   GeneratorOptions options_;
   kvcache::BlockPool pool_;
   models::KvCache kv_;
+  std::unique_ptr<StepRunner> runner_;
 };
 
 }  // namespace brisk::engine

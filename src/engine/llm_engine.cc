@@ -110,6 +110,15 @@ LlmEngine::LlmEngine(models::DecoderModel* model, const LlmEngineOptions& option
                   .max_waiting = options.max_waiting + options.max_num_seqs + 1,
                   .prefix_caching = options.prefix_caching}) {
   kv_ = model_->AllocateKvCache(num_kv_blocks, options.block_size);
+  const int max_len = MaxModelLen(*model, options);
+  runner_ = std::make_unique<StepRunner>(
+      model_, &kv_,
+      StepRunnerOptions{.use_graphs = options.decode_graphs,
+                        .max_graph_batch = options.max_num_seqs,
+                        .max_blocks_per_seq = std::min(
+                            num_kv_blocks, (max_len + options.block_size - 1) / options.block_size)});
+  // Before the first request, so that no request waits for a recording.
+  runner_->RecordGraphs(options.max_num_seqs);
   gauges_.model = options.model_name;
   gauges_.num_kv_blocks = num_kv_blocks;
   gauges_.num_kv_blocks_free = num_kv_blocks;
@@ -271,11 +280,10 @@ void LlmEngine::Step() {
       step_stats.has_prefill = true;
     }
   }
-  const models::ForwardInputs inputs = BuildForwardInputs(steps, options_.block_size);
-  const tensor::Tensor logits = model_->Forward(inputs, kv_);
+  runner_->Forward(BuildForwardInputs(steps, options_.block_size));
 
   std::vector<TokenLogprobs> logprobs;
-  const std::vector<scheduler::SampledToken> sampled = SampleStep(plan, logits, logprobs);
+  const std::vector<scheduler::SampledToken> sampled = SampleStep(plan, logprobs);
   const std::vector<scheduler::FinishedRequest> finished =
       scheduler_.UpdateFromOutput(plan, sampled);
   PublishGauges();
@@ -313,17 +321,42 @@ void LlmEngine::Step() {
 }
 
 std::vector<scheduler::SampledToken> LlmEngine::SampleStep(const scheduler::StepPlan& plan,
-                                                           const tensor::Tensor& logits,
                                                            std::vector<TokenLogprobs>& logprobs) {
-  const int64_t vocab = info_.vocab_size;
-  std::vector<scheduler::SampledToken> sampled;
-  int64_t row = 0;
+  // The sampled rows, in logits-row order.
+  std::vector<const scheduler::ScheduledChunk*> chunks;
+  std::vector<sampling::Sampler*> samplers;
+  bool any_logprobs = false;
   for (const scheduler::ScheduledChunk& chunk : plan.scheduled) {
     if (!chunk.samples_token) continue;
+    Live& live = *live_.at(chunk.request_id);
+    chunks.push_back(&chunk);
+    samplers.push_back(live.sampler.get());
+    any_logprobs = any_logprobs || live.request.num_top_logprobs >= 0;
+  }
+  std::vector<scheduler::SampledToken> sampled;
+  if (chunks.empty()) return sampled;
+  auto add = [&](const scheduler::ScheduledChunk& chunk, int32_t token) {
+    const Live& live = *live_.at(chunk.request_id);
+    const bool is_stop =
+        std::find(live.stop_ids.begin(), live.stop_ids.end(), token) != live.stop_ids.end();
+    sampled.push_back({.request_id = chunk.request_id, .token_id = token, .is_stop = is_stop});
+  };
+  // Device sampling copies back one id per row instead of every row's logits.
+  if (!any_logprobs && runner_->CanSampleOnDevice(samplers)) {
+    const std::vector<int32_t> tokens = runner_->SampleOnDevice(samplers);
+    for (size_t i = 0; i < chunks.size(); ++i) {
+      add(*chunks[i], tokens[i]);
+      logprobs.push_back(TokenLogprobs{});
+    }
+    return sampled;
+  }
+  const tensor::Tensor logits = runner_->HostLogits();
+  const int64_t vocab = info_.vocab_size;
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    const scheduler::ScheduledChunk& chunk = *chunks[i];
     const scheduler::Request* r = scheduler_.Find(chunk.request_id);
     Live& live = *live_.at(chunk.request_id);
-    std::span<float> row_logits(const_cast<float*>(logits.data<float>()) + row * vocab, vocab);
-    ++row;
+    std::span<float> row_logits(logits.data<float>() + static_cast<int64_t>(i) * vocab, vocab);
     const bool want_logprobs = live.request.num_top_logprobs >= 0;
     if (want_logprobs) row_copy_.assign(row_logits.begin(), row_logits.end());
     const std::span<const int32_t> ids(r->token_ids);
@@ -333,9 +366,7 @@ std::vector<scheduler::SampledToken> LlmEngine::SampleStep(const scheduler::Step
                                                        live.request.num_top_logprobs,
                                                        logprob_scratch_)
                                      : TokenLogprobs{});
-    const bool is_stop =
-        std::find(live.stop_ids.begin(), live.stop_ids.end(), token) != live.stop_ids.end();
-    sampled.push_back({.request_id = chunk.request_id, .token_id = token, .is_stop = is_stop});
+    add(chunk, token);
   }
   return sampled;
 }

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "engine/engine_client.h"
+#include "engine/step_runner.h"
 #include "kvcache/kv_cache_manager.h"
 #include "metrics/serving_stats.h"
 #include "models/decoder_model.h"
@@ -42,6 +43,9 @@ struct LlmEngineOptions {
   // long-context model from a KV cache that cannot hold its whole context.
   int max_model_len = 0;
   kvcache::PrefixCaching prefix_caching = kvcache::PrefixCaching::kEnabled;
+  // Replay decode steps of up to max_num_seqs sequences from graphs recorded per batch size,
+  // where the backend can record (CUDA); false runs every op from the host (for comparisons).
+  bool decode_graphs = true;
 };
 
 // Called on the engine thread after every step; must be quick.
@@ -82,8 +86,8 @@ class LlmEngine final : public EngineClient {
   bool TakeInbox();
   void Step();
   // Samples the chunks of `plan` that end a request; returns them in plan order.
+  // On the device when no sampled row needs the host (logprobs, penalties).
   std::vector<scheduler::SampledToken> SampleStep(const scheduler::StepPlan& plan,
-                                                  const tensor::Tensor& logits,
                                                   std::vector<TokenLogprobs>& logprobs);
   void Deliver(Live& live, EngineOutput output);
   void Finish(const scheduler::FinishedRequest& finished, EngineOutput output);
@@ -117,6 +121,7 @@ class LlmEngine final : public EngineClient {
   // Owned by the engine thread.
   scheduler::Scheduler scheduler_;
   models::KvCache kv_;
+  std::unique_ptr<StepRunner> runner_;
   std::unordered_map<int64_t, std::unique_ptr<Live>> live_;
   std::vector<int32_t> logprob_scratch_;
   std::vector<float> row_copy_;

@@ -44,11 +44,24 @@ class DecoderModel {
   // Allocates a KV cache of `num_blocks` blocks of `block_size` tokens on the model's backend.
   virtual KvCache AllocateKvCache(int num_blocks, int block_size) = 0;
 
-  // Runs the decoder over `inputs` (host tensors), writing the new tokens' K and V into `kv`,
-  // and returns the logits of the rows named by inputs.logits_indices: [num_logits, vocab_size]
-  // f32 on the host.
+  // The backend the model's weights live on and its ops run on.
+  virtual backend::Backend* backend() const = 0;
+
+  // Queues the decoder over `inputs`, whose tensors live on backend()'s device, writing the new
+  // tokens' K and V into `kv` and the logits of the rows named by inputs.logits_indices into
+  // `logits`: [num_logits, vocab_size] f32 on the device. It only queues ops and allocates only
+  // scratch released before it returns, so a backend can record it (Backend::Record) and
+  // replay it on the same input, cache and logits buffers.
   // REQUIRES: positions < config().max_position_embeddings, slots inside `kv`.
-  virtual tensor::Tensor Forward(const ForwardInputs& inputs, KvCache& kv) = 0;
+  virtual void ForwardOnDevice(const ForwardInputs& inputs, KvCache& kv,
+                               tensor::Tensor* logits) = 0;
+
+  // ForwardOnDevice over host `inputs`, returning the logits on the host:
+  // [num_logits, vocab_size] f32. For tests and tools; the engine keeps logits on the device.
+  tensor::Tensor Forward(const ForwardInputs& inputs, KvCache& kv);
 };
+
+// Copies of the host index tensors of `inputs` on `backend`'s device.
+ForwardInputs InputsToDevice(const ForwardInputs& inputs, backend::Backend& backend);
 
 }  // namespace brisk::models

@@ -170,13 +170,21 @@ void Sampler::MaskToCandidates(std::span<float> logits) {
   std::fill(logits.begin() + next, logits.end(), kNegInf);
 }
 
+double Sampler::NextUniform() {
+  // The top 53 bits of one engine output, scaled to a double in [0, 1).
+  return static_cast<double>(rng_() >> 11) * 0x1.0p-53;
+}
+
+bool Sampler::PenaltiesActive() const {
+  return params_.repetition_penalty != 1.0f || params_.presence_penalty != 0.0f ||
+         params_.frequency_penalty != 0.0f;
+}
+
 int32_t Sampler::Draw() {
   BRISK_CHECK(!candidates_.empty());
   double total = 0.0;
   for (int32_t id : candidates_) total += weights_[id];
-  // The top 53 bits of one engine output, scaled to a double in [0, 1).
-  const double uniform = static_cast<double>(rng_() >> 11) * 0x1.0p-53;
-  const double target = uniform * total;
+  const double target = NextUniform() * total;
   double cumulative = 0.0;
   int32_t last_positive = candidates_.front();
   for (int32_t id : candidates_) {

@@ -36,6 +36,17 @@ class Sampler {
   int32_t Sample(std::span<float> logits, std::span<const int32_t> prompt_ids,
                  std::span<const int32_t> output_ids);
 
+  // Returns the uniform draw in [0, 1) that the next sampled step would use, and consumes it:
+  // exactly one engine output, mapped as the class comment says (its top 53 bits times 2^-53).
+  // Sample() draws through this, so a caller that samples elsewhere (on a device, from the same
+  // logits) and takes its u from here keeps this Sampler's random stream.
+  // Not thread-safe (as Sample).
+  double NextUniform();
+
+  // True when any penalty is not neutral: repetition_penalty != 1, presence_penalty != 0 or
+  // frequency_penalty != 0. A step without penalties needs no prompt or output ids.
+  bool PenaltiesActive() const;
+
   const SamplingParams& params() const { return params_; }
 
  private:

@@ -256,6 +256,51 @@ TEST(SamplerTest, DrawsFollowDocumentedMappingFromSeed) {
   }
 }
 
+TEST(SamplerTest, NextUniformFollowsTheEngineAndConsumesOneOutput) {
+  Sampler sampler({.seed = 77});
+  std::mt19937_64 engine(77);
+  for (int i = 0; i < 100; ++i) {
+    const double expected = static_cast<double>(engine() >> 11) / 9007199254740992.0;  // 2^53
+    const double u = sampler.NextUniform();
+    ASSERT_EQ(u, expected) << "draw " << i;
+    ASSERT_GE(u, 0.0);
+    ASSERT_LT(u, 1.0);
+  }
+}
+
+TEST(SamplerTest, NextUniformIsTheDrawOfTheNextSampledStep) {
+  // Interleaving NextUniform and Sample on one sampler: each sampled step uses the output right
+  // after the ones NextUniform took, and greedy steps take none.
+  const std::vector<double> probs = {0.25, 0.25, 0.25, 0.25};
+  const std::vector<float> logits = LogitsFromProbs(probs);
+  Sampler sampler({.seed = 5});
+  Sampler greedy({.temperature = 0.0f, .seed = 5});
+  std::mt19937_64 engine(5);
+  for (int step = 0; step < 50; ++step) {
+    engine();  // taken by NextUniform below
+    const double u = static_cast<double>(engine() >> 11) / 9007199254740992.0;
+    sampler.NextUniform();
+    std::vector<float> row = logits;
+    // Four equal logits all weigh exactly 1 after the shift, so the cumulative sums are exact
+    // and the drawn token is floor(4u).
+    ASSERT_EQ(sampler.Sample(row, {}, {}), static_cast<int32_t>(u * 4.0)) << "step " << step;
+    std::vector<float> greedy_row = logits;
+    greedy.Sample(greedy_row, {}, {});
+  }
+  std::mt19937_64 fresh(5);
+  EXPECT_EQ(greedy.NextUniform(), static_cast<double>(fresh() >> 11) / 9007199254740992.0);
+}
+
+TEST(SamplerTest, PenaltiesActiveWhenAnyPenaltyIsNotNeutral) {
+  EXPECT_FALSE(Sampler({}).PenaltiesActive());
+  EXPECT_FALSE(Sampler({.temperature = 0.0f, .top_k = 3, .top_p = 0.5f, .min_p = 0.1f})
+                   .PenaltiesActive());
+  EXPECT_TRUE(Sampler({.repetition_penalty = 1.1f}).PenaltiesActive());
+  EXPECT_TRUE(Sampler({.repetition_penalty = 0.9f}).PenaltiesActive());
+  EXPECT_TRUE(Sampler({.presence_penalty = 0.5f}).PenaltiesActive());
+  EXPECT_TRUE(Sampler({.frequency_penalty = -0.5f}).PenaltiesActive());
+}
+
 TEST(SamplerTest, EmpiricalFrequenciesMatchWithinThreeSigma) {
   const std::vector<double> probs = {0.1, 0.2, 0.3, 0.4};
   const std::vector<float> logits = LogitsFromProbs(probs);

@@ -109,6 +109,9 @@ testing::AssertionResult ExpectElementwise(const Tensor& actual, const Tensor& e
 }
 
 testing::AssertionResult ExpectExact(const Tensor& actual, const Tensor& expected) {
+  if (actual.dtype() == tensor::DType::kI32 || expected.dtype() == tensor::DType::kI32) {
+    return ExpectExactI32(actual, expected);
+  }
   std::string why;
   if (!ShapesMatch(actual, expected, &why)) return testing::AssertionFailure() << why;
   const float* a = actual.data<float>();
@@ -123,6 +126,31 @@ testing::AssertionResult ExpectExact(const Tensor& actual, const Tensor& expecte
     }
   }
   return testing::AssertionSuccess();
+}
+
+testing::AssertionResult ExpectExactI32(const Tensor& actual, const Tensor& expected) {
+  if (actual.dtype() != tensor::DType::kI32 || expected.dtype() != tensor::DType::kI32 ||
+      actual.shape() != expected.shape()) {
+    return testing::AssertionFailure()
+           << "actual " << tensor::ShapeToString(actual.shape()) << " "
+           << tensor::DTypeName(actual.dtype()) << " vs expected "
+           << tensor::ShapeToString(expected.shape()) << " " << tensor::DTypeName(expected.dtype());
+  }
+  const int32_t* a = actual.data<int32_t>();
+  const int32_t* e = expected.data<int32_t>();
+  std::ostringstream out;
+  int64_t total = 0;
+  for (int64_t i = 0; i < actual.numel(); ++i) {
+    if (a[i] == e[i]) continue;
+    if (++total <= kMaxReportedMismatches) {
+      out << "\n    " << IndexString(actual.shape(), i) << " actual=" << a[i]
+          << " expected=" << e[i];
+    }
+  }
+  if (total == 0) return testing::AssertionSuccess();
+  return testing::AssertionFailure() << "exact i32 match violated\n  first mismatches:" << out.str()
+                                     << "\n  (" << total << " of " << actual.numel()
+                                     << " elements)";
 }
 
 testing::AssertionResult ExpectReduction(const Tensor& actual, const Tensor& naive,

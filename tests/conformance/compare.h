@@ -28,8 +28,12 @@ ErrorStats MeasureError(const tensor::Tensor& actual, const tensor::Tensor& expe
 testing::AssertionResult ExpectElementwise(const tensor::Tensor& actual,
                                            const tensor::Tensor& expected, Tolerance tol);
 
-// Bitwise equality (NaN never matches).
+// Bitwise equality (NaN never matches). i32 tensors (token ids) go to ExpectExactI32.
 testing::AssertionResult ExpectExact(const tensor::Tensor& actual, const tensor::Tensor& expected);
+
+// Equality of two i32 tensors of the same shape, reporting the first differing elements.
+testing::AssertionResult ExpectExactI32(const tensor::Tensor& actual,
+                                        const tensor::Tensor& expected);
 
 // Reduction rule (tolerance.h): error(actual) <= factor · error(naive) + floor, in both max and
 // RMS, where errors are against `expected` (the double-precision reference), no NaN.

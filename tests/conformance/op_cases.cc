@@ -26,6 +26,8 @@ const std::vector<CaseGenerator>& CaseGenerators() {
       {OpId::kLayerNorm, LayerNormCases},
       {OpId::kGelu, GeluCases},
       {OpId::kEncoderAttention, EncoderAttentionCases},
+      {OpId::kQkvRopeWriteKv, QkvRopeWriteKvCases},
+      {OpId::kSampleTokens, SampleTokensCases},
   };
   return *generators;
 }

@@ -73,6 +73,8 @@ std::vector<OpCase> PagedAttentionCases();
 std::vector<OpCase> LayerNormCases();
 std::vector<OpCase> GeluCases();
 std::vector<OpCase> EncoderAttentionCases();
+std::vector<OpCase> SampleTokensCases();
+std::vector<OpCase> QkvRopeWriteKvCases();
 
 // ---- Helpers for case generators ----
 

@@ -1,14 +1,17 @@
 // CpuBackend: argument checks (shared with the reference backend), then the kernels. MatMul,
-// PagedAttention and EncoderAttention live in their own files; the short row-wise kernels are
-// here. Row-wise ops split rows across threads only when there is enough work (parallel.h).
+// PagedAttention and EncoderAttention live in their own files; the short row-wise kernels (and
+// the fused QkvRopeWriteKv, built from the same norm and rope pieces) are here. Row-wise ops
+// split rows across threads only when there is enough work (parallel.h).
 #include "backend/cpu/cpu_backend.h"
 
 #include "backend/cpu/matmul_internal.h"
 
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <span>
 
 #include "backend/cpu/attention.h"
 #include "backend/cpu/encoder_attention.h"
@@ -16,6 +19,7 @@
 #include "backend/cpu/matmul_internal.h"
 #include "backend/cpu/parallel.h"
 #include "backend/cpu/reference/op_checks.h"
+#include "backend/cpu/reference/sample_tokens.h"
 #include "backend/cpu/simd.h"
 #include "base/logging.h"
 
@@ -56,6 +60,31 @@ void ScaleRow(const float* x, float inv_rms, const float* weight, int64_t n, flo
 
 float InvRms(float sum_squares, int64_t dim, float eps) {
   return 1.0f / std::sqrt(sum_squares / static_cast<float>(dim) + eps);
+}
+
+// Rotates head[0, 2·half) in place, rotate_half pairing (Backend::Rope):
+// head[i], head[i + half] = head[i]·cos[i] − head[i + half]·sin[i], head[i + half]·cos[i] +
+// head[i]·sin[i]. cos, sin: [half]; head: [>= 2·half]
+inline void RotateHalf(const float* cos, const float* sin, int64_t half, float* head) {
+  float* hi = head + half;
+  for (int64_t i = 0; i < half; ++i) {
+    const float a = head[i];
+    const float b = hi[i];
+    head[i] = a * cos[i] - b * sin[i];
+    hi[i] = b * cos[i] + a * sin[i];
+  }
+}
+
+// dst = rope(rms_norm(src)) for one head of QkvRopeWriteKv, or rope(src) when weight is null.
+// src, dst: [head_dim], not overlapping; weight: [head_dim] or nullptr; cos, sin: [half]
+void NormRotateHead(const float* src, const float* weight, float eps, int64_t head_dim,
+                    const float* cos, const float* sin, int64_t half, float* dst) {
+  if (weight != nullptr) {
+    ScaleRow(src, InvRms(SumSquares(src, head_dim), head_dim, eps), weight, head_dim, dst);
+  } else {
+    std::memcpy(dst, src, static_cast<size_t>(head_dim) * sizeof(float));
+  }
+  RotateHalf(cos, sin, half, dst);
 }
 
 // out[i] = silu(gate[i]) · up[i] = gate[i] · up[i] / (1 + e^-gate[i])
@@ -249,28 +278,27 @@ void CpuBackend::Rope(Tensor* x, const Tensor& positions, const Tensor& cos_sin)
                   const float* cos = cos_sin.data<float>() + pos[t] * d.rotary_dim;
                   const float* sin = cos + half;
                   for (int64_t h = 0; h < d.num_heads; ++h) {
-                    float* lo = xp + (t * d.num_heads + h) * d.head_dim;
-                    float* hi = lo + half;
-                    for (int64_t i = 0; i < half; ++i) {
-                      const float a = lo[i];
-                      const float b = hi[i];
-                      lo[i] = a * cos[i] - b * sin[i];
-                      hi[i] = b * cos[i] + a * sin[i];
-                    }
+                    RotateHalf(cos, sin, half, xp + (t * d.num_heads + h) * d.head_dim);
                   }
                 }
               });
 }
 
-void CpuBackend::SiluMul(const Tensor& gate, const Tensor& up, Tensor* out) {
-  RowDims d = CheckSameShapeF32(gate, up, *out);
-  const int64_t n = d.rows * d.dim;
-  const float* g = gate.data<float>();
-  const float* u = up.data<float>();
+void CpuBackend::SiluMul(const Tensor& gate_up, Tensor* out) {
+  RowDims d = CheckSiluMulShapes(gate_up, *out);
+  const float* gu = gate_up.data<float>();
   float* o = out->data<float>();
-  // Split the flat range: rows may be few and long (decode) or many and short.
-  ParallelFor(n, 4, num_threads_, [&](int64_t begin, int64_t end) {
-    SiluMulRange(g + begin, u + begin, end - begin, o + begin);
+  // Split the flat range of out: rows may be few and long (decode) or many and short. A range
+  // is walked in row pieces; out element (r, c) reads gate_up[r, c] and gate_up[r, dim + c].
+  ParallelFor(d.rows * d.dim, 4, num_threads_, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end;) {
+      const int64_t r = i / d.dim;
+      const int64_t c = i % d.dim;
+      const int64_t n = std::min(end - i, d.dim - c);
+      const float* gate = gu + r * 2 * d.dim + c;
+      SiluMulRange(gate, gate + d.dim, n, o + i);
+      i += n;
+    }
   });
 }
 
@@ -299,6 +327,44 @@ void CpuBackend::WriteKvCache(const Tensor& k, const Tensor& v, const Tensor& sl
                   bytes);
       std::memcpy(v_cache->data<float>() + slots[t] * row_elems, v.data<float>() + t * row_elems,
                   bytes);
+    }
+  });
+}
+
+void CpuBackend::QkvRopeWriteKv(const Tensor& qkv, const Tensor& positions, const Tensor& cos_sin,
+                                const Tensor& slot_mapping, const Tensor* q_norm,
+                                const Tensor* k_norm, float eps, Tensor* q_out, Tensor* k_cache,
+                                Tensor* v_cache) {
+  const QkvRopeWriteKvDims d = CheckQkvRopeWriteKv(qkv, positions, cos_sin, slot_mapping, q_norm,
+                                                   k_norm, *q_out, *k_cache, *v_cache);
+  const int64_t num_kv_heads = d.cache.num_kv_heads;
+  const int64_t row_elems = (d.num_heads + 2 * num_kv_heads) * d.head_dim;  // one qkv row
+  const int64_t kv_elems = num_kv_heads * d.head_dim;  // one token's k (or v) in the cache
+  const int64_t half = d.rotary_dim / 2;
+  const float* q_w = q_norm != nullptr ? q_norm->data<float>() : nullptr;
+  const float* k_w = k_norm != nullptr ? k_norm->data<float>() : nullptr;
+  const int32_t* pos = positions.data<int32_t>();
+  const int32_t* slots = slot_mapping.data<int32_t>();
+  ParallelFor(d.num_tokens, 2 * row_elems, num_threads_, [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) {
+      const float* cos = cos_sin.data<float>() + pos[t] * d.rotary_dim;
+      const float* sin = cos + half;
+      const float* q = qkv.data<float>() + t * row_elems;  // then k at q + num_heads heads
+      float* q_dst = q_out->data<float>() + t * d.num_heads * d.head_dim;
+      for (int64_t h = 0; h < d.num_heads; ++h) {
+        NormRotateHead(q + h * d.head_dim, q_w, eps, d.head_dim, cos, sin, half,
+                       q_dst + h * d.head_dim);
+      }
+      if (slots[t] < 0) continue;  // -1: token not cached (padding)
+      // Slot s is row s of the cache viewed as [num_blocks · block_size, kv_elems].
+      const float* k = q + d.num_heads * d.head_dim;
+      float* k_dst = k_cache->data<float>() + slots[t] * kv_elems;
+      for (int64_t g = 0; g < num_kv_heads; ++g) {
+        NormRotateHead(k + g * d.head_dim, k_w, eps, d.head_dim, cos, sin, half,
+                       k_dst + g * d.head_dim);
+      }
+      std::memcpy(v_cache->data<float>() + slots[t] * kv_elems, k + kv_elems,
+                  static_cast<size_t>(kv_elems) * sizeof(float));
     }
   });
 }
@@ -344,6 +410,19 @@ void CpuBackend::EncoderAttention(const Tensor& q, const Tensor& k, const Tensor
   EncoderAttentionDims d = CheckEncoderAttention(q, k, v, seq_starts, max_seq_len, *out);
   cpu::EncoderAttention(q, k, v, seq_starts, max_seq_len, scale, d, num_threads_, &workspace_,
                         out);
+}
+
+void CpuBackend::SampleTokens(const Tensor& logits, const Tensor& params, Tensor* ids) {
+  const SampleTokensDims d = CheckSampleTokensShapes(logits, params, *ids);
+  for (int64_t r = 0; r < d.rows; ++r) CheckSampleRowParams(SampleParamsRow(params, r));
+  // Rows are independent; each one sorts at most its own row, so they parallelize cleanly.
+  ParallelFor(d.rows, d.vocab, num_threads_, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const std::span<const float> row(logits.data<float>() + r * d.vocab,
+                                       static_cast<size_t>(d.vocab));
+      ids->data<int32_t>()[r] = SampleTokenRow(row, SampleParamsRow(params, r));
+    }
+  });
 }
 
 std::unique_ptr<Backend> MakeCpuBackend(const CpuBackendOptions& options) {

@@ -1,18 +1,23 @@
 // Unit tests of the CPU backend's pieces that the conformance harness does not reach directly:
-// thread options, the two matmul regimes at the same m, the vector exponential and the
-// workspace. Op-level agreement with the reference lives in tests/conformance.
+// thread options, the two matmul regimes at the same m, the vector exponential, row-parallel
+// sampling and the workspace. Op-level agreement with the reference lives in tests/conformance.
 #include "backend/cpu/cpu_backend.h"
 
 #include <gtest/gtest.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <iterator>
 #include <random>
+#include <set>
 #include <vector>
 
 #include "backend/cpu/matmul_internal.h"
+#include "backend/cpu/reference/reference_backend.h"
 #include "backend/cpu/simd.h"
+#include "backend/op_shapes.h"
 
 namespace brisk::backend {
 namespace {
@@ -118,6 +123,46 @@ TEST(CpuBackendTest, GeluKeepsRelativePrecisionInTheNegativeTail) {
       EXPECT_NEAR(x.data<float>()[i] / want, 1.0, 1e-4) << "x=" << xi << " tanh=" << tanh_form;
     }
   }
+}
+
+// SampleTokens runs rows in parallel: every row of a batch must get the token the reference
+// draws for that row alone, whatever thread ran it.
+TEST(CpuBackendTest, SampleTokensRowsInParallelMatchOneRowAtATime) {
+  const int64_t rows = 48, vocab = 3000;
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal(0.0f, 3.0f);
+  std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
+  Tensor logits = Tensor::Empty(DType::kF32, {rows, vocab});
+  for (int64_t i = 0; i < rows * vocab; ++i) logits.data<float>()[i] = normal(rng);
+  Tensor params = Tensor::Empty(DType::kF32, {rows, kSampleParamsWidth});
+  const float settings[][4] = {{0.0f, 0, 1, 0},   {1.0f, 0, 1, 0},     {0.5f, 5, 1, 0},
+                               {2.0f, 0, 0.9f, 0}, {1.0f, 0, 1, 0.05f}, {0.7f, 50, 0.9f, 0.05f}};
+  for (int64_t r = 0; r < rows; ++r) {
+    float* p = params.data<float>() + r * kSampleParamsWidth;
+    std::copy(std::begin(settings[r % 6]), std::end(settings[r % 6]), p);
+    p[4] = uniform(rng);
+  }
+  Tensor ids = Tensor::Empty(DType::kI32, {rows});
+  CpuBackend({.num_threads = 4}).SampleTokens(logits, params, &ids);
+
+  ReferenceBackend reference;
+  std::set<int32_t> distinct;
+  for (int64_t r = 0; r < rows; ++r) {
+    Tensor one = Tensor::Empty(DType::kI32, {1});
+    reference.SampleTokens(logits.Slice(r, r + 1), params.Slice(r, r + 1), &one);
+    EXPECT_EQ(ids.data<int32_t>()[r], one.data<int32_t>()[0]) << "row " << r;
+    distinct.insert(one.data<int32_t>()[0]);
+  }
+  EXPECT_GT(distinct.size(), 20u);  // rows really differ: a row mix-up would show
+}
+
+TEST(CpuBackendDeathTest, SampleTokensChecksParams) {
+  Tensor logits = Tensor::Empty(DType::kF32, {2, 4});
+  Tensor params = Tensor::Empty(DType::kF32, {2, kSampleParamsWidth});
+  params.data<float>()[kSampleParamsWidth + 2] = 0.0f;  // row 1: top_p 0
+  params.data<float>()[2] = 1.0f;
+  Tensor ids = Tensor::Empty(DType::kI32, {2});
+  EXPECT_DEATH(CpuBackend({.num_threads = 1}).SampleTokens(logits, params, &ids), "top_p 0");
 }
 
 TEST(CpuWorkspaceTest, BuffersAreAlignedAndGrow) {

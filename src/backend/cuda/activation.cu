@@ -1,6 +1,9 @@
 // Element-wise f32 kernels: each thread of a grid-stride loop reads element i of its inputs and
-// writes element i of the output, so outputs may alias inputs.
+// writes element i of the output, so outputs may alias inputs (SiluMul reads two elements of
+// its fused input per output element; its output must not alias that input).
 #include "backend/cuda/activation.cuh"
+
+#include <algorithm>
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/kernel_util.cuh"
@@ -9,16 +12,22 @@
 namespace brisk::backend::cuda {
 namespace {
 
-// grid-stride over [num_elements].
-__global__ void SiluMulKernel(const float* gate, const float* up, float* out,
-                              int64_t num_elements) {
-  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < num_elements;
-       i += stride) {
-    const float g = gate[i];
-    // expf (not the fast __expf): within 2 ulp; exp(-g) overflowing to inf gives silu = -0,
-    // which is within an ulp of the true value (|g| e^g underflows f32 there).
-    out[i] = g / (1.0f + expf(-g)) * up[i];
+// grid: x strides over the columns of a row, y over the rows (no per-element division).
+__global__ void SiluMulKernel(const float* __restrict__ gate_up,  // [rows, 2 * dim]
+                              float* __restrict__ out,            // [rows, dim]
+                              int64_t rows, int64_t dim) {
+  const int64_t col_stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
+    const float* gate = gate_up + r * 2 * dim;
+    const float* up = gate + dim;
+    float* out_row = out + r * dim;
+    for (int64_t c = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; c < dim;
+         c += col_stride) {
+      const float g = gate[c];
+      // expf (not the fast __expf): within 2 ulp; exp(-g) overflowing to inf gives silu = -0,
+      // which is within an ulp of the true value (|g| e^g underflows f32 there).
+      out_row[c] = g / (1.0f + expf(-g)) * up[c];
+    }
   }
 }
 
@@ -75,12 +84,14 @@ void LaunchGelu(const float* x, float* out, int64_t num_elements, GeluForm form,
   BRISK_CUDA_CHECK(cudaGetLastError());
 }
 
-void LaunchSiluMul(const float* gate, const float* up, float* out, int64_t num_elements,
+void LaunchSiluMul(const float* gate_up, float* out, int64_t rows, int64_t dim,
                    cudaStream_t stream) {
-  BRISK_CHECK_GE(num_elements, 0);
-  if (num_elements == 0) return;
-  SiluMulKernel<<<FlatBlocks(num_elements), kFlatThreads, 0, stream>>>(gate, up, out,
-                                                                      num_elements);
+  BRISK_CHECK(rows >= 0 && dim >= 0) << "silu_mul rows " << rows << " dim " << dim;
+  if (rows == 0 || dim == 0) return;
+  // One thread per column of a row up to FlatBlocks' cap; rows beyond gridDim.y's limit of
+  // 65535 are walked by the row loop.
+  const dim3 grid(FlatBlocks(dim), static_cast<unsigned>(std::min<int64_t>(rows, 65535)));
+  SiluMulKernel<<<grid, kFlatThreads, 0, stream>>>(gate_up, out, rows, dim);
   BRISK_CUDA_CHECK(cudaGetLastError());
 }
 

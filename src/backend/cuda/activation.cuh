@@ -1,7 +1,8 @@
 // Element-wise f32 kernels: SiLU-and-multiply and addition of the decoder, GELU of the
-// encoders. The host launchers take raw device pointers (any shape, contiguous) and a stream,
-// queue one grid-stride kernel and return at once; they match Backend::SiluMul, Backend::Add
-// and Backend::Gelu (backend/backend.h).
+// encoders. The host launchers take raw device pointers (any shape, contiguous; SiluMul's
+// input is the fused [rows, 2 * dim] gate | up projection) and a stream, queue one grid-stride
+// kernel and return at once; they match Backend::SiluMul, Backend::Add and Backend::Gelu
+// (backend/backend.h).
 #pragma once
 
 #include <cuda_runtime.h>
@@ -10,10 +11,10 @@
 
 namespace brisk::backend::cuda {
 
-// out[i] = silu(gate[i]) * up[i], silu(g) = g / (1 + exp(-g)).
-// gate, up, out: [num_elements] device; out may alias gate or up.
-// REQUIRES: num_elements >= 0 (0 launches nothing).
-void LaunchSiluMul(const float* gate, const float* up, float* out, int64_t num_elements,
+// out[r, c] = silu(gate_up[r, c]) * gate_up[r, dim + c], silu(g) = g / (1 + exp(-g)).
+// gate_up: [rows, 2 * dim] device; out: [rows, dim] device, not overlapping gate_up.
+// REQUIRES: rows, dim >= 0 (an empty output launches nothing).
+void LaunchSiluMul(const float* gate_up, float* out, int64_t rows, int64_t dim,
                    cudaStream_t stream);
 
 // out[i] = a[i] + b[i], one f32 addition (bit-exact with the host).

@@ -1,7 +1,7 @@
-// Paged attention kernels. Sequences with one query row (decode) go to the row kernel: one
-// thread block per (query row, head), its 8 warps splitting the row's visible keys [first, pos].
-// Sequences with several query rows (prefill, chunked prefill) go to the tiled kernel
-// (head_dim <= kMaxTiledHeadDim; above it the row kernel takes every row), described below.
+// Paged attention kernels for the rows of sequences with several query rows (prefill, chunked
+// prefill; decode rows are decode_attention.cu's): the tiled kernel (head_dim <=
+// kMaxTiledHeadDim), described below, and above that the row kernel: one thread block per
+// (query row, head), its 8 warps splitting the row's visible keys [first, pos].
 //
 // Row kernel. Each warp keeps its own online softmax over its keys (running maximum m, sum l of
 // exp(score - m), and acc = sum of exp(score - m) * v over the features its lanes own): per key
@@ -43,10 +43,9 @@ __device__ int64_t FindSequence(const int32_t* query_start_loc, int64_t num_seqs
   return lo;
 }
 
-// grid: [num_tokens, num_heads]; block: kThreads. With single_row_only, blocks whose sequence
-// has several query rows leave at once (the tiled kernel takes those rows).
-__global__ void __launch_bounds__(kThreads)
-    PagedAttentionKernel(PagedAttentionArgs args, bool single_row_only) {
+// grid: [num_tokens, num_heads]; block: kThreads. Blocks whose sequence has one query row leave
+// at once (the decode kernel takes those rows).
+__global__ void __launch_bounds__(kThreads) PagedAttentionKernel(PagedAttentionArgs args) {
   __shared__ float q_shared[kMaxAttentionHeadDim];
   __shared__ float warp_max[kNumWarps];
   __shared__ float warp_sum[kNumWarps];
@@ -62,7 +61,7 @@ __global__ void __launch_bounds__(kThreads)
   const int64_t s = FindSequence(args.query_start_loc, args.num_seqs, row);
   const int64_t start = args.query_start_loc[s];
   const int64_t num_queries = args.query_start_loc[s + 1] - start;
-  if (single_row_only && num_queries > 1) return;  // the whole block leaves before any barrier
+  if (num_queries == 1) return;  // the whole block leaves before any barrier
   const int64_t context_len = args.context_lens[s];
   BRISK_DEVICE_CHECK(row >= start && row < start + num_queries && num_queries <= context_len,
                      "paged_attention: row %lld in sequence %lld with %lld queries, context %lld",
@@ -477,16 +476,14 @@ void LaunchPagedAttention(const PagedAttentionArgs& args, cudaStream_t stream) {
   BRISK_CHECK(args.num_tokens >= 0 && args.num_tokens <= int64_t{0x7fffffff})
       << "num_tokens " << args.num_tokens;
   BRISK_CHECK(args.block_size > 0 && args.sliding_window >= 0);
-  if (args.num_tokens == 0) return;
+  if (args.num_tokens == 0 || args.max_query_len == 1) return;
   BRISK_CHECK_GT(args.num_seqs, 0);
-  // Two launches on one stream, writing disjoint rows: the row kernel over every row (rows of
-  // multi-row sequences leave at once when the tiled kernel takes them), then the tiled kernel
-  // over the multi-row sequences.
-  const bool tiled = args.head_dim <= kMaxTiledHeadDim;
-  const dim3 grid(static_cast<unsigned>(args.num_tokens), static_cast<unsigned>(args.num_heads));
-  PagedAttentionKernel<<<grid, kThreads, 0, stream>>>(args, /*single_row_only=*/tiled);
-  BRISK_CUDA_CHECK(cudaGetLastError());
-  if (!tiled) return;
+  if (args.head_dim > kMaxTiledHeadDim) {
+    const dim3 grid(static_cast<unsigned>(args.num_tokens), static_cast<unsigned>(args.num_heads));
+    PagedAttentionKernel<<<grid, kThreads, 0, stream>>>(args);
+    BRISK_CUDA_CHECK(cudaGetLastError());
+    return;
+  }
   switch ((args.head_dim + kWarpSize - 1) / kWarpSize) {
     case 1:
       LaunchTiled<1>(args, stream);

@@ -33,14 +33,22 @@ struct PagedAttentionArgs {
   int64_t block_size = 0;
   float scale = 1.0f;
   int sliding_window = 0;  // 0: full causal; W > 0: keys (pos - W, pos]
+  // The host copy of the longest sequence's query count; <= 1 (a decode-only batch) skips the
+  // tiled kernel's launch. 0 when unknown.
+  int max_query_len = 0;
+  // The host copy of the longest context (an upper bound is fine); 0 when unknown. Sizes the
+  // decode kernel's splits (decode_attention.cuh).
+  int max_context_len = 0;
 };
 
-// Queues the attention, an online softmax (running max and sum in f32) over each row's visible
-// keys. Sequences with one query row: one thread block per (row, head). Sequences with several
-// (when head_dim <= kMaxTiledHeadDim): one block per (tile of query rows, KV head, up to 8 of
-// its query heads), sharing each tile of keys and values it loads; key tiles no row of the
-// tile can see are skipped. Metadata contents are checked on the device:
-// an inconsistent sequence (more queries than context) or a block id outside [0, num_blocks)
+// Queues the attention of the rows of sequences with several query rows (prefill, chunked
+// prefill), an online softmax (running max and sum in f32) over each row's visible keys; rows
+// of single-row (decode) sequences are LaunchDecodeAttention's (decode_attention.cuh) and are
+// left untouched. When head_dim <= kMaxTiledHeadDim: one block per (tile of query rows, KV
+// head, up to 8 of its query heads), sharing each tile of keys and values it loads; key tiles
+// no row of the tile can see are skipped. Above it: one block per (row, head). Nothing is
+// launched when max_query_len == 1. Metadata contents are checked on the device: an
+// inconsistent sequence (more queries than context) or a block id outside [0, num_blocks)
 // traps the kernel with a printed message.
 // REQUIRES: 0 < head_dim <= kMaxAttentionHeadDim; num_heads % num_kv_heads == 0;
 // num_heads < 65536; num_tokens >= 0 (0 launches nothing).

@@ -19,6 +19,7 @@
 #include "backend/cuda/activation.cuh"
 #include "backend/cuda/attention.cuh"
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/decode_attention.cuh"
 #include "backend/cuda/device.h"
 #include "backend/cuda/device_op_checks.h"
 #include "backend/cuda/embedding.cuh"
@@ -28,7 +29,9 @@
 #include "backend/cuda/gemv.cuh"
 #include "backend/cuda/kv_cache.cuh"
 #include "backend/cuda/norm.cuh"
+#include "backend/cuda/qkv_rope.cuh"
 #include "backend/cuda/rope.cuh"
+#include "backend/cuda/sampling.cuh"
 #include "base/check.h"
 #include "base/logging.h"
 #include "base/status.h"
@@ -116,6 +119,11 @@ class CudaBackend final : public Backend {
     ScopedDevice guard(context_->device_index);
     gemm_workspace_ = AllocateUninitialized(DType::kI32, {kGemmWorkspaceBytes / 4});
     BRISK_RETURN_IF_ERROR(gemv_.Init(context_->device_index));
+    if (cudaDeviceGetAttribute(&num_sms_, cudaDevAttrMultiProcessorCount,
+                               context_->device_index) != cudaSuccess ||
+        num_sms_ <= 0) {
+      return absl::InternalError("cuda backend: cannot read the multiprocessor count");
+    }
     return gemm_.Init(gemm_workspace_.raw(), kGemmWorkspaceBytes);
   }
 
@@ -138,6 +146,62 @@ class CudaBackend final : public Backend {
     }
     return t;
   }
+
+  Tensor AllocateScratch(DType dtype, Shape shape) override {
+    ScopedDevice guard(context_->device_index);
+    return AllocateUninitialized(dtype, std::move(shape));
+  }
+
+  void CopyToDevice(const Tensor& host, Tensor* dst) override {
+    BRISK_CHECK(host.device() == Device::kCpu && dst->device() == Device::kCuda)
+        << "CopyToDevice: host " << ShapeToString(host.shape()) << " into device "
+        << ShapeToString(dst->shape());
+    BRISK_CHECK(host.dtype() == dst->dtype() && host.numel() == dst->numel())
+        << "CopyToDevice " << ShapeToString(host.shape()) << " into "
+        << ShapeToString(dst->shape());
+    if (host.size_bytes() == 0) return;
+    ScopedDevice guard(context_->device_index);
+    // From pageable memory the runtime stages the bytes before returning, so `host` may change
+    // at once. A pinned source would be read later: copy it through a pageable one instead of
+    // tracking its lifetime (these copies are small index tensors).
+    cudaPointerAttributes attributes{};
+    const bool pinned = cudaPointerGetAttributes(&attributes, host.raw()) == cudaSuccess &&
+                        attributes.type == cudaMemoryTypeHost;
+    if (pinned) {
+      Tensor staged = ToDevice(host);
+      BRISK_CUDA_CHECK(cudaMemcpyAsync(dst->raw(), staged.raw(),
+                                       static_cast<size_t>(host.size_bytes()),
+                                       cudaMemcpyDeviceToDevice, stream()));
+      return;
+    }
+    BRISK_CUDA_CHECK(cudaMemcpyAsync(dst->raw(), host.raw(), static_cast<size_t>(host.size_bytes()),
+                                     cudaMemcpyHostToDevice, stream()));
+  }
+
+  Tensor ConcatRowsToDevice(std::span<const Tensor> host_parts) override {
+    BRISK_CHECK(!host_parts.empty()) << "ConcatRowsToDevice of nothing";
+    const DType dtype = host_parts[0].dtype();
+    const int64_t cols = host_parts[0].dim(1);
+    int64_t rows = 0;
+    for (const Tensor& p : host_parts) {
+      BRISK_CHECK(p.rank() == 2 && p.dtype() == dtype && p.dim(1) == cols &&
+                  p.device() == Device::kCpu)
+          << "ConcatRowsToDevice part " << ShapeToString(p.shape());
+      rows += p.dim(0);
+    }
+    ScopedDevice guard(context_->device_index);
+    Tensor all = AllocateUninitialized(dtype, {rows, cols});
+    int64_t row = 0;
+    for (const Tensor& p : host_parts) {
+      Tensor slice = all.Slice(row, row + p.dim(0));
+      CopyToDevice(p, &slice);
+      row += p.dim(0);
+    }
+    return all;
+  }
+
+  std::unique_ptr<OpGraph> Record(const std::function<void()>& record) override;
+  bool CanRecord() const override { return true; }
 
   Tensor ToDevice(const Tensor& host) override {
     BRISK_CHECK(host.device() == Device::kCpu)
@@ -179,19 +243,23 @@ class CudaBackend final : public Backend {
   void AddRmsNorm(Tensor* residual, const Tensor& x, const Tensor& weight, float eps,
                   Tensor* out) override;
   void Rope(Tensor* x, const Tensor& positions, const Tensor& cos_sin) override;
-  void SiluMul(const Tensor& gate, const Tensor& up, Tensor* out) override;
+  void SiluMul(const Tensor& gate_up, Tensor* out) override;
   void Add(const Tensor& a, const Tensor& b, Tensor* out) override;
   void WriteKvCache(const Tensor& k, const Tensor& v, const Tensor& slot_mapping, Tensor* k_cache,
                     Tensor* v_cache) override;
   void PagedAttention(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
                       const AttentionMetadata& meta, const AttentionParams& params,
                       Tensor* out) override;
+  void QkvRopeWriteKv(const Tensor& qkv, const Tensor& positions, const Tensor& cos_sin,
+                      const Tensor& slot_mapping, const Tensor* q_norm, const Tensor* k_norm,
+                      float eps, Tensor* q_out, Tensor* k_cache, Tensor* v_cache) override;
   void LayerNorm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps,
                  Tensor* out) override;
   void Gelu(const Tensor& x, bool tanh_approximation, Tensor* out) override;
   void EncoderAttention(const Tensor& q, const Tensor& k, const Tensor& v,
                         const Tensor& seq_starts, int max_seq_len, float scale,
                         Tensor* out) override;
+  void SampleTokens(const Tensor& logits, const Tensor& params, Tensor* ids) override;
 
  private:
   // The identity of a weight in widened_weights_.
@@ -248,6 +316,8 @@ class CudaBackend final : public Backend {
     WeightKey key(w.raw(), w.dtype(), w.shape());
     auto it = widened_weights_.find(key);
     if (it == widened_weights_.end()) {
+      BRISK_CHECK(!recording_) << "a weight must be widened before recording a graph: run the "
+                                  "same ops once before recording";
       Tensor f32 = AllocateUninitialized(DType::kF32, w.shape());
       cuda::LaunchWidenToF32(w.raw(), w.dtype(), f32.data<float>(), w.numel(), stream());
       it = widened_weights_.emplace(std::move(key), WidenedWeight{.source = w, .f32 = f32}).first;
@@ -268,7 +338,52 @@ class CudaBackend final : public Backend {
   size_t gemv_workspace_bytes_ = 0;
   // Grows with each distinct bf16/f16 weight multiplied in f32; never shrinks.
   std::map<WeightKey, WidenedWeight> widened_weights_;
+  // True inside Record.
+  bool recording_ = false;
+  int num_sms_ = 0;  // constant after Init
 };
+
+// A CUDA graph instantiated from one recording, replayed on the backend's stream.
+class CudaOpGraph final : public OpGraph {
+ public:
+  CudaOpGraph(std::shared_ptr<StreamContext> context, cudaGraph_t graph, cudaGraphExec_t exec)
+      : context_(std::move(context)), graph_(graph), exec_(exec) {}
+  ~CudaOpGraph() override {
+    ScopedDevice guard(context_->device_index);
+    // A replay still queued reads the executable: wait for it (errors are reported elsewhere).
+    cudaStreamSynchronize(context_->stream);
+    cudaGraphExecDestroy(exec_);
+    cudaGraphDestroy(graph_);
+  }
+  CudaOpGraph(const CudaOpGraph&) = delete;
+  CudaOpGraph& operator=(const CudaOpGraph&) = delete;
+
+  void Replay() override {
+    ScopedDevice guard(context_->device_index);
+    BRISK_CUDA_CHECK(cudaGraphLaunch(exec_, context_->stream));
+  }
+
+ private:
+  const std::shared_ptr<StreamContext> context_;
+  cudaGraph_t graph_;
+  cudaGraphExec_t exec_;
+};
+
+std::unique_ptr<OpGraph> CudaBackend::Record(const std::function<void()>& record) {
+  ScopedDevice guard(context_->device_index);
+  BRISK_CHECK(!recording_) << "Record inside Record";
+  // Thread-local capture: other threads' CUDA calls (another backend's allocations) are not
+  // part of this recording and must not invalidate it.
+  BRISK_CUDA_CHECK(cudaStreamBeginCapture(stream(), cudaStreamCaptureModeThreadLocal));
+  recording_ = true;
+  record();
+  recording_ = false;
+  cudaGraph_t graph = nullptr;
+  BRISK_CUDA_CHECK(cudaStreamEndCapture(stream(), &graph));
+  cudaGraphExec_t exec = nullptr;
+  BRISK_CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
+  return std::make_unique<CudaOpGraph>(context_, graph, exec);
+}
 
 void CudaBackend::Embedding(const Tensor& table, const Tensor& ids, Tensor* out) {
   ScopedDevice guard(context_->device_index);
@@ -339,6 +454,8 @@ void CudaBackend::RunGemv(const Tensor& x, const Tensor& w, const Tensor* bias, 
   };
   const size_t needed = gemv_.Plan(args).workspace_bytes;
   if (needed > gemv_workspace_bytes_) {
+    BRISK_CHECK(!recording_) << "the GEMV workspace must not grow while recording a graph: run "
+                                "the same shapes once before recording";
     // Whole MiB, so that a few growing shapes do not reallocate at every step. Allocate
     // zero-fills (the counters must start at zero); the old buffer is freed on the stream after
     // the GEMVs queued on it.
@@ -388,11 +505,10 @@ void CudaBackend::Rope(Tensor* x, const Tensor& positions, const Tensor& cos_sin
                    stream());
 }
 
-void CudaBackend::SiluMul(const Tensor& gate, const Tensor& up, Tensor* out) {
+void CudaBackend::SiluMul(const Tensor& gate_up, Tensor* out) {
   ScopedDevice guard(context_->device_index);
-  cuda::CheckSameShapeF32OnDevice(gate, up, *out);
-  cuda::LaunchSiluMul(gate.data<float>(), up.data<float>(), out->data<float>(), gate.numel(),
-                      stream());
+  RowDims d = cuda::CheckSiluMulOnDevice(gate_up, *out);
+  cuda::LaunchSiluMul(gate_up.data<float>(), out->data<float>(), d.rows, d.dim, stream());
 }
 
 void CudaBackend::Add(const Tensor& a, const Tensor& b, Tensor* out) {
@@ -422,23 +538,61 @@ void CudaBackend::PagedAttention(const Tensor& q, const Tensor& k_cache, const T
   ScopedDevice guard(context_->device_index);
   AttentionDims d =
       cuda::CheckPagedAttentionOnDevice(q, k_cache, v_cache, meta, params, *out);
-  cuda::LaunchPagedAttention({.q = q.data<float>(),
-                              .k_cache = k_cache.data<float>(),
-                              .v_cache = v_cache.data<float>(),
-                              .query_start_loc = meta.query_start_loc.data<int32_t>(),
-                              .context_lens = meta.context_lens.data<int32_t>(),
-                              .block_tables = meta.block_tables.data<int32_t>(),
-                              .out = out->data<float>(),
+  const cuda::PagedAttentionArgs args{.q = q.data<float>(),
+                                      .k_cache = k_cache.data<float>(),
+                                      .v_cache = v_cache.data<float>(),
+                                      .query_start_loc = meta.query_start_loc.data<int32_t>(),
+                                      .context_lens = meta.context_lens.data<int32_t>(),
+                                      .block_tables = meta.block_tables.data<int32_t>(),
+                                      .out = out->data<float>(),
+                                      .num_tokens = d.num_tokens,
+                                      .num_heads = d.num_heads,
+                                      .num_kv_heads = d.cache.num_kv_heads,
+                                      .head_dim = d.head_dim,
+                                      .num_seqs = d.num_seqs,
+                                      .max_blocks_per_seq = d.max_blocks_per_seq,
+                                      .num_blocks = d.cache.num_blocks,
+                                      .block_size = d.cache.block_size,
+                                      .scale = params.scale,
+                                      .sliding_window = params.sliding_window,
+                                      .max_query_len = meta.max_query_len,
+                                      .max_context_len = meta.max_context_len};
+  if (d.num_tokens == 0) return;
+  // Decode rows (sequences with one query row), then the rest: disjoint rows, one stream.
+  const cuda::DecodeAttentionPlan plan = cuda::PlanDecodeAttention(args, num_sms_);
+  Tensor workspace;  // split states, freed on the stream after the kernels that use them
+  if (plan.workspace_bytes > 0) {
+    workspace = AllocateUninitialized(
+        DType::kF32, {static_cast<int64_t>(plan.workspace_bytes / sizeof(float))});
+  }
+  cuda::LaunchDecodeAttention(args, plan, workspace.raw(), stream());
+  cuda::LaunchPagedAttention(args, stream());
+}
+
+void CudaBackend::QkvRopeWriteKv(const Tensor& qkv, const Tensor& positions,
+                                 const Tensor& cos_sin, const Tensor& slot_mapping,
+                                 const Tensor* q_norm, const Tensor* k_norm, float eps,
+                                 Tensor* q_out, Tensor* k_cache, Tensor* v_cache) {
+  ScopedDevice guard(context_->device_index);
+  const QkvRopeWriteKvDims d = cuda::CheckQkvRopeWriteKvOnDevice(
+      qkv, positions, cos_sin, slot_mapping, q_norm, k_norm, *q_out, *k_cache, *v_cache);
+  cuda::LaunchQkvRopeWriteKv({.qkv = qkv.data<float>(),
+                              .positions = positions.data<int32_t>(),
+                              .cos_sin = cos_sin.data<float>(),
+                              .slot_mapping = slot_mapping.data<int32_t>(),
+                              .q_norm = q_norm != nullptr ? q_norm->data<float>() : nullptr,
+                              .k_norm = k_norm != nullptr ? k_norm->data<float>() : nullptr,
+                              .q_out = q_out->data<float>(),
+                              .k_cache = k_cache->data<float>(),
+                              .v_cache = v_cache->data<float>(),
                               .num_tokens = d.num_tokens,
                               .num_heads = d.num_heads,
                               .num_kv_heads = d.cache.num_kv_heads,
                               .head_dim = d.head_dim,
-                              .num_seqs = d.num_seqs,
-                              .max_blocks_per_seq = d.max_blocks_per_seq,
-                              .num_blocks = d.cache.num_blocks,
-                              .block_size = d.cache.block_size,
-                              .scale = params.scale,
-                              .sliding_window = params.sliding_window},
+                              .rotary_dim = d.rotary_dim,
+                              .max_positions = d.max_positions,
+                              .num_slots = d.cache.num_blocks * d.cache.block_size,
+                              .eps = eps},
                              stream());
 }
 
@@ -480,6 +634,17 @@ void CudaBackend::EncoderAttention(const Tensor& q, const Tensor& k, const Tenso
                                 .max_seq_len = max_seq_len,
                                 .scale = scale},
                                stream());
+}
+
+void CudaBackend::SampleTokens(const Tensor& logits, const Tensor& params, Tensor* ids) {
+  ScopedDevice guard(context_->device_index);
+  const SampleTokensDims d = cuda::CheckSampleTokensOnDevice(logits, params, *ids);
+  cuda::LaunchSampleTokens({.logits = logits.data<float>(),
+                            .params = params.data<float>(),
+                            .ids = ids->data<int32_t>(),
+                            .num_rows = d.rows,
+                            .vocab = d.vocab},
+                           stream());
 }
 
 }  // namespace

@@ -32,7 +32,7 @@ struct CudaBackendOptions {
 
 // Creates a CUDA backend on `options.device_index` and logs the device and options.
 // Supports: MatMul and Embedding with f32, bf16 or f16 weights; every other op in f32;
-// PagedAttention with head_dim <= 256; EncoderAttention with head_dim <= 128.
+// PagedAttention and QkvRopeWriteKv with head_dim <= 256; EncoderAttention with head_dim <= 128.
 // Errors: Unavailable when there is no CUDA device or usable driver; OutOfRange when the
 // ordinal is not a device; Internal when CUDA or cuBLASLt fails to initialize.
 // Thread-compatible: one caller at a time per instance. Device tensors passed to its ops must

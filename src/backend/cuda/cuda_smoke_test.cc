@@ -122,20 +122,23 @@ TEST_F(CudaSmokeTest, RmsNormInPlace) {
 }
 
 TEST_F(CudaSmokeTest, SiluMulMatchesHostLoop) {
-  for (int64_t n : {int64_t{1}, int64_t{1000}, int64_t{3 * 1024 * 1024 + 7}}) {
-    const std::vector<float> gate = RandomVector(n, 4);
-    const std::vector<float> up = RandomVector(n, 5);
-    DeviceBuffer d_gate(gate);
-    DeviceBuffer d_up(up);
-    DeviceBuffer d_out(std::vector<float>(n, 0.0f));
-    LaunchSiluMul(d_gate.data(), d_up.data(), d_out.data(), n, nullptr);
+  // {rows, dim}: one element, a decode row, more rows than gridDim.y holds (65535).
+  const int64_t shapes[][2] = {{1, 1}, {1, 1000}, {70001, 3}, {3, 1024 * 1024 + 7}};
+  for (const auto& [rows, dim] : shapes) {
+    const std::vector<float> gate_up = RandomVector(rows * 2 * dim, 4);
+    DeviceBuffer d_gate_up(gate_up);
+    DeviceBuffer d_out(std::vector<float>(rows * dim, 0.0f));
+    LaunchSiluMul(d_gate_up.data(), d_out.data(), rows, dim, nullptr);
     BRISK_CUDA_CHECK(cudaDeviceSynchronize());
     const std::vector<float> out = d_out.ToHost();
-    for (int64_t i = 0; i < n; ++i) {
-      const double g = gate[i];
-      const double expected = g / (1.0 + std::exp(-g)) * up[i];
-      // expf is within 2 ulp on device; three f32 roundings on top: 1e-6 relative is ample.
-      ASSERT_NEAR(out[i], expected, 1e-6 + 1e-5 * std::fabs(expected)) << "n " << n << " i " << i;
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t c = 0; c < dim; ++c) {
+        const double g = gate_up[r * 2 * dim + c];
+        const double expected = g / (1.0 + std::exp(-g)) * gate_up[r * 2 * dim + dim + c];
+        // expf is within 2 ulp on device; three f32 roundings on top: 1e-6 relative is ample.
+        ASSERT_NEAR(out[r * dim + c], expected, 1e-6 + 1e-5 * std::fabs(expected))
+            << "rows " << rows << " dim " << dim << " at " << r << ", " << c;
+      }
     }
   }
 }

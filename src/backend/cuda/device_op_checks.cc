@@ -41,6 +41,30 @@ RowDims CheckSameShapeF32OnDevice(const Tensor& a, const Tensor& b, const Tensor
   return CheckSameShapeF32(a, b, out);
 }
 
+RowDims CheckSiluMulOnDevice(const Tensor& gate_up, const Tensor& out) {
+  CheckOnDevice(gate_up, "silu_mul gate_up");
+  CheckOnDevice(out, "silu_mul out");
+  return CheckSiluMulShapes(gate_up, out);
+}
+
+QkvRopeWriteKvDims CheckQkvRopeWriteKvOnDevice(const Tensor& qkv, const Tensor& positions,
+                                               const Tensor& cos_sin, const Tensor& slot_mapping,
+                                               const Tensor* q_norm, const Tensor* k_norm,
+                                               const Tensor& q_out, const Tensor& k_cache,
+                                               const Tensor& v_cache) {
+  CheckOnDevice(k_cache, "k_cache");
+  CheckOnDevice(v_cache, "v_cache");
+  CheckOnDevice(qkv, "qkv");
+  CheckOnDevice(positions, "qkv_rope positions");
+  CheckOnDevice(cos_sin, "qkv_rope cos_sin");
+  CheckOnDevice(slot_mapping, "slot_mapping");
+  if (q_norm != nullptr) CheckOnDevice(*q_norm, "q_norm");
+  if (k_norm != nullptr) CheckOnDevice(*k_norm, "k_norm");
+  CheckOnDevice(q_out, "q_out");
+  return CheckQkvRopeWriteKvShapes(qkv, positions, cos_sin, slot_mapping, q_norm, k_norm, q_out,
+                                   k_cache, v_cache);
+}
+
 RopeDims CheckRopeOnDevice(const Tensor& x, const Tensor& positions, const Tensor& cos_sin) {
   CheckOnDevice(x, "rope x");
   CheckOnDevice(cos_sin, "rope cos_sin");
@@ -96,6 +120,14 @@ EncoderAttentionDims CheckEncoderAttentionOnDevice(const Tensor& q, const Tensor
   CheckOnDevice(seq_starts, "seq_starts");
   CheckOnDevice(out, "encoder_attention out");
   return CheckEncoderAttentionShapes(q, k, v, seq_starts, max_seq_len, out);
+}
+
+SampleTokensDims CheckSampleTokensOnDevice(const Tensor& logits, const Tensor& params,
+                                           const Tensor& ids) {
+  CheckOnDevice(logits, "sample_tokens logits");
+  CheckOnDevice(params, "sample_tokens params");
+  CheckOnDevice(ids, "sample_tokens ids");
+  return CheckSampleTokensShapes(logits, params, ids);
 }
 
 }  // namespace brisk::backend::cuda

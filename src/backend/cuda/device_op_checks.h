@@ -21,7 +21,13 @@ MatMulDims CheckMatMulOnDevice(const Tensor& x, const Tensor& w, const Tensor* b
 RowDims CheckRmsNormOnDevice(const Tensor& x, const Tensor& weight, const Tensor& out);
 // The arguments are named "a", "b" and "out" in messages (as in CheckSameShapeF32).
 RowDims CheckSameShapeF32OnDevice(const Tensor& a, const Tensor& b, const Tensor& out);
+RowDims CheckSiluMulOnDevice(const Tensor& gate_up, const Tensor& out);
 RopeDims CheckRopeOnDevice(const Tensor& x, const Tensor& positions, const Tensor& cos_sin);
+QkvRopeWriteKvDims CheckQkvRopeWriteKvOnDevice(const Tensor& qkv, const Tensor& positions,
+                                               const Tensor& cos_sin, const Tensor& slot_mapping,
+                                               const Tensor* q_norm, const Tensor* k_norm,
+                                               const Tensor& q_out, const Tensor& k_cache,
+                                               const Tensor& v_cache);
 KvCacheDims CheckWriteKvCacheOnDevice(const Tensor& k, const Tensor& v,
                                       const Tensor& slot_mapping, const Tensor& k_cache,
                                       const Tensor& v_cache);
@@ -35,5 +41,7 @@ int64_t CheckGeluOnDevice(const Tensor& x, const Tensor& out);
 EncoderAttentionDims CheckEncoderAttentionOnDevice(const Tensor& q, const Tensor& k,
                                                    const Tensor& v, const Tensor& seq_starts,
                                                    int max_seq_len, const Tensor& out);
+SampleTokensDims CheckSampleTokensOnDevice(const Tensor& logits, const Tensor& params,
+                                           const Tensor& ids);
 
 }  // namespace brisk::backend::cuda

@@ -1,9 +1,11 @@
-// RMSNorm and LayerNorm kernels: one thread block per row, each thread striding over the row.
+// RMSNorm and LayerNorm kernels: one thread block per row, each thread striding over the row
+// (RMSNorm rows of a multiple of 4 elements: each thread holding its float4s in registers).
 // Every element a thread writes is one it read itself, after the block-wide barrier of the
 // sum, so outputs may alias inputs.
 #include "backend/cuda/norm.cuh"
 
 #include <algorithm>
+#include <cstdint>
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/kernel_util.cuh"
@@ -20,6 +22,87 @@ constexpr int kMaxThreads = 256;
 __device__ float InverseRms(float sum_squares, int hidden, float eps) {
   return static_cast<float>(
       1.0 / sqrt(static_cast<double>(sum_squares) / hidden + static_cast<double>(eps)));
+}
+
+// Rows of hidden % 4 == 0 up to kVecThreads * 4 * kMaxVecPerThread elements take the
+// vectorized kernels below: each thread loads its kVec float4s of the row once, keeps them in
+// registers across the block sum, and scales them: a decode step's few rows then cost one
+// load and one store per element instead of a loop of dependent loads.
+constexpr int kVecThreads = 1024;
+constexpr int kMaxVecPerThread = 4;
+
+template <int kVec>
+__device__ inline float SumSquares(const float4 (&v)[kVec]) {
+  float s = 0.0f;
+#pragma unroll
+  for (int j = 0; j < kVec; ++j) s += v[j].x * v[j].x + v[j].y * v[j].y + v[j].z * v[j].z + v[j].w * v[j].w;
+  return s;
+}
+
+__device__ inline float4 Scale(float4 v, float a, float4 w) {
+  return make_float4(v.x * a * w.x, v.y * a * w.y, v.z * a * w.z, v.w * a * w.w);
+}
+
+// grid: [num_rows]; block: a multiple of 32 threads, thread t owning float4s t + j·blockDim.x.
+// With residual == nullptr: out = RmsNorm(x); else residual += x, out = RmsNorm(residual).
+template <int kVec>
+__global__ void __launch_bounds__(kVecThreads)
+    RmsNormVecKernel(float* residual, const float* x, const float* __restrict__ weight,
+                     float* out, int hidden, float eps) {
+  const int num_vec = hidden / 4;
+  const int64_t row_offset = static_cast<int64_t>(blockIdx.x) * hidden;
+  const auto* x_row = reinterpret_cast<const float4*>(x + row_offset);
+  auto* res_row = residual != nullptr ? reinterpret_cast<float4*>(residual + row_offset) : nullptr;
+  float4 v[kVec];
+#pragma unroll
+  for (int j = 0; j < kVec; ++j) {
+    const int i = threadIdx.x + j * blockDim.x;
+    v[j] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+    if (i < num_vec) {
+      v[j] = x_row[i];
+      if (res_row != nullptr) {
+        const float4 r = res_row[i];
+        v[j] = make_float4(r.x + v[j].x, r.y + v[j].y, r.z + v[j].z, r.w + v[j].w);
+        res_row[i] = v[j];
+      }
+    }
+  }
+  const float inv_rms = InverseRms(BlockSum(SumSquares(v)), hidden, eps);
+  const auto* w = reinterpret_cast<const float4*>(weight);
+  auto* out_row = reinterpret_cast<float4*>(out + row_offset);
+#pragma unroll
+  for (int j = 0; j < kVec; ++j) {
+    const int i = threadIdx.x + j * blockDim.x;
+    if (i < num_vec) out_row[i] = Scale(v[j], inv_rms, w[i]);
+  }
+}
+
+// Launches the vectorized kernel when the row fits it; false otherwise.
+bool LaunchRmsNormVec(float* residual, const float* x, const float* weight, float* out,
+                      int64_t num_rows, int hidden, float eps, cudaStream_t stream) {
+  const auto aligned = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
+  if (hidden % 4 != 0 || hidden > kVecThreads * 4 * kMaxVecPerThread || !aligned(x) ||
+      !aligned(weight) || !aligned(out) || (residual != nullptr && !aligned(residual))) {
+    return false;
+  }
+  const int num_vec = hidden / 4;
+  const int threads = std::min(kVecThreads, (num_vec + kWarpSize - 1) / kWarpSize * kWarpSize);
+  const int per_thread = (num_vec + threads - 1) / threads;
+  const auto grid = static_cast<unsigned>(num_rows);
+  switch (per_thread) {
+    case 1:
+      RmsNormVecKernel<1><<<grid, threads, 0, stream>>>(residual, x, weight, out, hidden, eps);
+      break;
+    case 2:
+      RmsNormVecKernel<2><<<grid, threads, 0, stream>>>(residual, x, weight, out, hidden, eps);
+      break;
+    default:
+      RmsNormVecKernel<kMaxVecPerThread>
+          <<<grid, threads, 0, stream>>>(residual, x, weight, out, hidden, eps);
+      break;
+  }
+  BRISK_CUDA_CHECK(cudaGetLastError());
+  return true;
 }
 
 // grid: [num_rows]; block: a multiple of 32 threads striding over the row.
@@ -103,6 +186,10 @@ void CheckRows(int64_t num_rows, int hidden) {
 void LaunchRmsNorm(const RmsNormArgs& args, cudaStream_t stream) {
   CheckRows(args.num_rows, args.hidden);
   if (args.num_rows == 0) return;
+  if (LaunchRmsNormVec(nullptr, args.x, args.weight, args.out, args.num_rows, args.hidden,
+                       args.eps, stream)) {
+    return;
+  }
   RmsNormKernel<<<static_cast<unsigned>(args.num_rows), ThreadsFor(args.hidden), 0, stream>>>(
       args.x, args.weight, args.out, args.hidden, args.eps);
   BRISK_CUDA_CHECK(cudaGetLastError());
@@ -111,6 +198,10 @@ void LaunchRmsNorm(const RmsNormArgs& args, cudaStream_t stream) {
 void LaunchAddRmsNorm(const AddRmsNormArgs& args, cudaStream_t stream) {
   CheckRows(args.num_rows, args.hidden);
   if (args.num_rows == 0) return;
+  if (LaunchRmsNormVec(args.residual, args.x, args.weight, args.out, args.num_rows, args.hidden,
+                       args.eps, stream)) {
+    return;
+  }
   AddRmsNormKernel<<<static_cast<unsigned>(args.num_rows), ThreadsFor(args.hidden), 0, stream>>>(
       args.residual, args.x, args.weight, args.out, args.hidden, args.eps);
   BRISK_CUDA_CHECK(cudaGetLastError());

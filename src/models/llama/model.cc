@@ -1,8 +1,12 @@
 #include "models/llama/model.h"
 
+#include <algorithm>
+#include <array>
 #include <cmath>
 #include <optional>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "models/layers/rope.h"
 
@@ -14,14 +18,20 @@ using backend::OpId;
 using tensor::DType;
 using tensor::Tensor;
 
+// The projections that read the same input are stacked at load time, so each runs as one
+// MatMul: q, k and v rows in one matrix, gate and up rows in another.
 struct LayerWeights {
   Tensor input_norm;          // [hidden] f32
-  Tensor q_proj, k_proj, v_proj, o_proj;  // [out, in] f32/bf16/f16
-  std::optional<Tensor> q_bias, k_bias, v_bias, o_bias;  // [out] f32
+  Tensor qkv_proj;            // [q_dim + 2 * kv_dim, hidden] f32/bf16/f16
+  std::optional<Tensor> qkv_bias;  // [q_dim + 2 * kv_dim] f32
+  Tensor o_proj;              // [hidden, q_dim]
+  std::optional<Tensor> o_bias;    // [hidden] f32
   std::optional<Tensor> q_norm, k_norm;   // [head_dim] f32 (Qwen3)
   Tensor post_attention_norm;  // [hidden] f32
-  Tensor gate_proj, up_proj, down_proj;
-  std::optional<Tensor> gate_bias, up_bias, down_bias;
+  Tensor gate_up_proj;        // [2 * intermediate, hidden]
+  std::optional<Tensor> gate_up_bias;  // [2 * intermediate] f32
+  Tensor down_proj;           // [hidden, intermediate]
+  std::optional<Tensor> down_bias;     // [hidden] f32
   int sliding_window = 0;
 };
 
@@ -33,23 +43,33 @@ class WeightReader {
 
   // A matrix used by MatMul or Embedding, kept in its stored dtype (zero copy).
   absl::StatusOr<Tensor> Matrix(const std::string& name, int64_t rows, int64_t cols, OpId op) {
-    BRISK_ASSIGN_OR_RETURN(Tensor t, checkpoint_.Get(name, {rows, cols},
-                                                     {DType::kF32, DType::kBF16, DType::kF16}));
-    if (!backend_->Supports(op, t.dtype())) {
-      return absl::UnimplementedError(absl::StrCat(
-          checkpoint_.dir(), ": tensor '", name, "' is ",
-          std::string(tensor::DTypeName(t.dtype())), ", which the ",
-          std::string(backend_->name()), " backend does not support for ",
-          std::string(backend::OpName(op))));
-    }
+    BRISK_ASSIGN_OR_RETURN(Tensor t, HostMatrix(name, rows, cols, op));
     return backend_->ToDevice(t);  // the CPU backends keep the zero-copy view
+  }
+
+  // Matrices of one input size stacked by rows into one ([sum of rows, cols]), for a fused
+  // projection. They must share a dtype.
+  absl::StatusOr<Tensor> StackedMatrix(std::span<const std::string> names,
+                                       std::span<const int64_t> rows, int64_t cols) {
+    std::vector<Tensor> parts;
+    for (size_t i = 0; i < names.size(); ++i) {
+      BRISK_ASSIGN_OR_RETURN(Tensor t, HostMatrix(names[i], rows[i], cols, OpId::kMatMul));
+      if (!parts.empty() && t.dtype() != parts[0].dtype()) {
+        return absl::UnimplementedError(absl::StrCat(
+            checkpoint_.dir(), ": tensors '", names[0], "' and '", names[i],
+            "' have different dtypes (", std::string(tensor::DTypeName(parts[0].dtype())),
+            ", ", std::string(tensor::DTypeName(t.dtype())),
+            "); they are fused into one projection and must match"));
+      }
+      parts.push_back(std::move(t));
+    }
+    return backend_->ConcatRowsToDevice(parts);
   }
 
   // A vector (norm scale or bias), converted to f32.
   absl::StatusOr<Tensor> Vector(const std::string& name, int64_t size) {
-    BRISK_ASSIGN_OR_RETURN(Tensor t,
-                           checkpoint_.Get(name, {size}, {DType::kF32, DType::kBF16, DType::kF16}));
-    return backend_->ToDevice(tensor::ToF32(t));
+    BRISK_ASSIGN_OR_RETURN(Tensor t, HostVector(name, size));
+    return backend_->ToDevice(t);
   }
 
   absl::StatusOr<std::optional<Tensor>> OptionalVector(bool present, const std::string& name,
@@ -59,7 +79,44 @@ class WeightReader {
     return std::optional<Tensor>(std::move(t));
   }
 
+  // Vectors concatenated into one f32 vector (the bias of a fused projection), or nothing when
+  // `present` is false.
+  absl::StatusOr<std::optional<Tensor>> OptionalStackedVector(bool present,
+                                                              std::span<const std::string> names,
+                                                              std::span<const int64_t> sizes) {
+    if (!present) return std::optional<Tensor>();
+    int64_t total = 0;
+    for (int64_t n : sizes) total += n;
+    Tensor all = Tensor::Empty(DType::kF32, {total});
+    int64_t offset = 0;
+    for (size_t i = 0; i < names.size(); ++i) {
+      BRISK_ASSIGN_OR_RETURN(Tensor t, HostVector(names[i], sizes[i]));
+      std::copy_n(t.data<float>(), sizes[i], all.data<float>() + offset);
+      offset += sizes[i];
+    }
+    return std::optional<Tensor>(backend_->ToDevice(all));
+  }
+
  private:
+  absl::StatusOr<Tensor> HostMatrix(const std::string& name, int64_t rows, int64_t cols, OpId op) {
+    BRISK_ASSIGN_OR_RETURN(Tensor t, checkpoint_.Get(name, {rows, cols},
+                                                     {DType::kF32, DType::kBF16, DType::kF16}));
+    if (!backend_->Supports(op, t.dtype())) {
+      return absl::UnimplementedError(absl::StrCat(
+          checkpoint_.dir(), ": tensor '", name, "' is ",
+          std::string(tensor::DTypeName(t.dtype())), ", which the ",
+          std::string(backend_->name()), " backend does not support for ",
+          std::string(backend::OpName(op))));
+    }
+    return t;
+  }
+
+  absl::StatusOr<Tensor> HostVector(const std::string& name, int64_t size) {
+    BRISK_ASSIGN_OR_RETURN(Tensor t,
+                           checkpoint_.Get(name, {size}, {DType::kF32, DType::kBF16, DType::kF16}));
+    return tensor::ToF32(t);
+  }
+
   const loader::Checkpoint& checkpoint_;
   Backend* backend_;
 };
@@ -73,18 +130,17 @@ class LlamaFamilyModel final : public DecoderModel {
 
   const loader::DecoderConfig& config() const override { return config_; }
   KvCache AllocateKvCache(int num_blocks, int block_size) override;
-  Tensor Forward(const ForwardInputs& inputs, KvCache& kv) override;
+  Backend* backend() const override { return backend_; }
+  void ForwardOnDevice(const ForwardInputs& inputs, KvCache& kv, Tensor* logits) override;
 
  private:
   absl::Status LoadLayer(WeightReader& reader, int layer_idx);
-  // x @ wᵀ + bias into a new [rows, w.dim(0)] tensor.
+  // x @ wᵀ + bias into a new [rows, w.dim(0)] scratch tensor.
   Tensor Linear(const Tensor& x, const Tensor& w, const std::optional<Tensor>& bias);
   // Attention block of one layer: h [T, hidden] -> o [T, hidden].
   Tensor Attention(const LayerWeights& w, int layer_idx, const Tensor& h,
                    const ForwardInputs& inputs, KvCache& kv);
   Tensor Mlp(const LayerWeights& w, const Tensor& h);
-  // Copies of the step's host index tensors on the backend's device.
-  ForwardInputs ToDevice(const ForwardInputs& host_inputs) const;
 
   // Constant after Load.
   loader::DecoderConfig config_;
@@ -106,23 +162,28 @@ absl::Status LlamaFamilyModel::LoadLayer(WeightReader& reader, int i) {
   BRISK_ASSIGN_OR_RETURN(w.post_attention_norm,
                          reader.Vector(p + "post_attention_layernorm.weight", c.hidden_size));
   const std::string a = p + "self_attn.";
-  BRISK_ASSIGN_OR_RETURN(w.q_proj, reader.Matrix(a + "q_proj.weight", q_dim, c.hidden_size, OpId::kMatMul));
-  BRISK_ASSIGN_OR_RETURN(w.k_proj, reader.Matrix(a + "k_proj.weight", kv_dim, c.hidden_size, OpId::kMatMul));
-  BRISK_ASSIGN_OR_RETURN(w.v_proj, reader.Matrix(a + "v_proj.weight", kv_dim, c.hidden_size, OpId::kMatMul));
+  const std::array<std::string, 3> qkv_names = {a + "q_proj.weight", a + "k_proj.weight",
+                                                a + "v_proj.weight"};
+  const std::array<std::string, 3> qkv_bias_names = {a + "q_proj.bias", a + "k_proj.bias",
+                                                     a + "v_proj.bias"};
+  const std::array<int64_t, 3> qkv_rows = {q_dim, kv_dim, kv_dim};
+  BRISK_ASSIGN_OR_RETURN(w.qkv_proj, reader.StackedMatrix(qkv_names, qkv_rows, c.hidden_size));
+  BRISK_ASSIGN_OR_RETURN(w.qkv_bias,
+                         reader.OptionalStackedVector(c.attention_bias, qkv_bias_names, qkv_rows));
   BRISK_ASSIGN_OR_RETURN(w.o_proj, reader.Matrix(a + "o_proj.weight", c.hidden_size, q_dim, OpId::kMatMul));
-  BRISK_ASSIGN_OR_RETURN(w.q_bias, reader.OptionalVector(c.attention_bias, a + "q_proj.bias", q_dim));
-  BRISK_ASSIGN_OR_RETURN(w.k_bias, reader.OptionalVector(c.attention_bias, a + "k_proj.bias", kv_dim));
-  BRISK_ASSIGN_OR_RETURN(w.v_bias, reader.OptionalVector(c.attention_bias, a + "v_proj.bias", kv_dim));
   BRISK_ASSIGN_OR_RETURN(w.o_bias, reader.OptionalVector(c.o_proj_bias, a + "o_proj.bias", c.hidden_size));
   BRISK_ASSIGN_OR_RETURN(w.q_norm, reader.OptionalVector(c.qk_norm, a + "q_norm.weight", c.head_dim));
   BRISK_ASSIGN_OR_RETURN(w.k_norm, reader.OptionalVector(c.qk_norm, a + "k_norm.weight", c.head_dim));
   const std::string m = p + "mlp.";
   const int64_t inter = c.intermediate_size;
-  BRISK_ASSIGN_OR_RETURN(w.gate_proj, reader.Matrix(m + "gate_proj.weight", inter, c.hidden_size, OpId::kMatMul));
-  BRISK_ASSIGN_OR_RETURN(w.up_proj, reader.Matrix(m + "up_proj.weight", inter, c.hidden_size, OpId::kMatMul));
+  const std::array<std::string, 2> gate_up_names = {m + "gate_proj.weight", m + "up_proj.weight"};
+  const std::array<std::string, 2> gate_up_bias_names = {m + "gate_proj.bias", m + "up_proj.bias"};
+  const std::array<int64_t, 2> gate_up_rows = {inter, inter};
+  BRISK_ASSIGN_OR_RETURN(w.gate_up_proj,
+                         reader.StackedMatrix(gate_up_names, gate_up_rows, c.hidden_size));
+  BRISK_ASSIGN_OR_RETURN(w.gate_up_bias, reader.OptionalStackedVector(
+                                             c.mlp_bias, gate_up_bias_names, gate_up_rows));
   BRISK_ASSIGN_OR_RETURN(w.down_proj, reader.Matrix(m + "down_proj.weight", c.hidden_size, inter, OpId::kMatMul));
-  BRISK_ASSIGN_OR_RETURN(w.gate_bias, reader.OptionalVector(c.mlp_bias, m + "gate_proj.bias", inter));
-  BRISK_ASSIGN_OR_RETURN(w.up_bias, reader.OptionalVector(c.mlp_bias, m + "up_proj.bias", inter));
   BRISK_ASSIGN_OR_RETURN(w.down_bias, reader.OptionalVector(c.mlp_bias, m + "down_proj.bias", c.hidden_size));
   w.sliding_window = c.sliding_window.empty() ? 0 : c.sliding_window[i];
   layers_.push_back(std::move(w));
@@ -164,7 +225,7 @@ KvCache LlamaFamilyModel::AllocateKvCache(int num_blocks, int block_size) {
 }
 
 Tensor LlamaFamilyModel::Linear(const Tensor& x, const Tensor& w, const std::optional<Tensor>& bias) {
-  Tensor y = backend_->Allocate(DType::kF32, {x.dim(0), w.dim(0)});
+  Tensor y = backend_->AllocateScratch(DType::kF32, {x.dim(0), w.dim(0)});
   backend_->MatMul(x, w, bias ? &*bias : nullptr, &y);
   return y;
 }
@@ -173,19 +234,13 @@ Tensor LlamaFamilyModel::Attention(const LayerWeights& w, int layer_idx, const T
                                    const ForwardInputs& inputs, KvCache& kv) {
   const auto& c = config_;
   const int64_t num_tokens = h.dim(0);
-  Tensor q = Linear(h, w.q_proj, w.q_bias).Reshape({num_tokens, c.num_attention_heads, c.head_dim});
-  Tensor k = Linear(h, w.k_proj, w.k_bias).Reshape({num_tokens, c.num_key_value_heads, c.head_dim});
-  Tensor v = Linear(h, w.v_proj, w.v_bias).Reshape({num_tokens, c.num_key_value_heads, c.head_dim});
-  if (c.qk_norm) {
-    Tensor q_rows = q.Reshape({num_tokens * c.num_attention_heads, c.head_dim});
-    Tensor k_rows = k.Reshape({num_tokens * c.num_key_value_heads, c.head_dim});
-    backend_->RmsNorm(q_rows, *w.q_norm, static_cast<float>(c.rms_norm_eps), &q_rows);
-    backend_->RmsNorm(k_rows, *w.k_norm, static_cast<float>(c.rms_norm_eps), &k_rows);
-  }
-  backend_->Rope(&q, inputs.positions, rope_table_);
-  backend_->Rope(&k, inputs.positions, rope_table_);
-  backend_->WriteKvCache(k, v, inputs.slot_mapping, &kv.k[layer_idx], &kv.v[layer_idx]);
-  Tensor attn = backend_->Allocate(DType::kF32, q.shape());
+  const Tensor qkv = Linear(h, w.qkv_proj, w.qkv_bias);
+  Tensor q = backend_->AllocateScratch(DType::kF32, {num_tokens, c.num_attention_heads, c.head_dim});
+  backend_->QkvRopeWriteKv(qkv, inputs.positions, rope_table_, inputs.slot_mapping,
+                           w.q_norm ? &*w.q_norm : nullptr, w.k_norm ? &*w.k_norm : nullptr,
+                           static_cast<float>(c.rms_norm_eps), &q, &kv.k[layer_idx],
+                           &kv.v[layer_idx]);
+  Tensor attn = backend_->AllocateScratch(DType::kF32, q.shape());
   backend::AttentionParams params{.scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim)),
                                   .sliding_window = w.sliding_window};
   backend_->PagedAttention(q, kv.k[layer_idx], kv.v[layer_idx], inputs.attention, params, &attn);
@@ -194,10 +249,10 @@ Tensor LlamaFamilyModel::Attention(const LayerWeights& w, int layer_idx, const T
 }
 
 Tensor LlamaFamilyModel::Mlp(const LayerWeights& w, const Tensor& h) {
-  Tensor gate = Linear(h, w.gate_proj, w.gate_bias);
-  Tensor up = Linear(h, w.up_proj, w.up_bias);
-  backend_->SiluMul(gate, up, &gate);
-  return Linear(gate, w.down_proj, w.down_bias);
+  const Tensor gate_up = Linear(h, w.gate_up_proj, w.gate_up_bias);
+  Tensor act = backend_->AllocateScratch(DType::kF32, {h.dim(0), config_.intermediate_size});
+  backend_->SiluMul(gate_up, &act);
+  return Linear(act, w.down_proj, w.down_bias);
 }
 
 // Pre-norm residual stream:
@@ -205,43 +260,29 @@ Tensor LlamaFamilyModel::Mlp(const LayerWeights& w, const Tensor& h) {
 //   per layer: h = norm(residual); residual += attn(h); h = norm(residual); residual += mlp(h)
 //   logits = lm_head(norm(residual)[logits_indices])
 // AddRmsNorm fuses each "residual += x; h = norm(residual)" pair.
-Tensor LlamaFamilyModel::Forward(const ForwardInputs& host_inputs, KvCache& kv) {
+void LlamaFamilyModel::ForwardOnDevice(const ForwardInputs& inputs, KvCache& kv, Tensor* logits) {
   const auto& c = config_;
-  // The step's index tensors go to the device once (the CPU backends share them).
-  const ForwardInputs inputs = ToDevice(host_inputs);
   const float eps = static_cast<float>(c.rms_norm_eps);
   const int64_t num_tokens = inputs.token_ids.dim(0);
-  Tensor residual = backend_->Allocate(DType::kF32, {num_tokens, c.hidden_size});
+  Tensor residual = backend_->AllocateScratch(DType::kF32, {num_tokens, c.hidden_size});
   backend_->Embedding(embed_tokens_, inputs.token_ids, &residual);
-  Tensor h = backend_->Allocate(DType::kF32, {num_tokens, c.hidden_size});
+  Tensor h = backend_->AllocateScratch(DType::kF32, {num_tokens, c.hidden_size});
   backend_->RmsNorm(residual, layers_[0].input_norm, eps, &h);
   for (int l = 0; l < c.num_hidden_layers; ++l) {
     const LayerWeights& w = layers_[l];
-    Tensor attn_out = Attention(w, l, h, inputs, kv);
+    const Tensor attn_out = Attention(w, l, h, inputs, kv);
     backend_->AddRmsNorm(&residual, attn_out, w.post_attention_norm, eps, &h);
-    Tensor mlp_out = Mlp(w, h);
+    const Tensor mlp_out = Mlp(w, h);
     const Tensor& next_norm = l + 1 < c.num_hidden_layers ? layers_[l + 1].input_norm : final_norm_;
     backend_->AddRmsNorm(&residual, mlp_out, next_norm, eps, &h);
   }
   // Only the requested rows reach the vocabulary projection: gather them first.
   const int64_t num_logits = inputs.logits_indices.dim(0);
-  Tensor selected = backend_->Allocate(DType::kF32, {num_logits, c.hidden_size});
+  BRISK_CHECK(logits->rank() == 2 && logits->dim(0) == num_logits && logits->dim(1) == c.vocab_size)
+      << "logits " << tensor::ShapeToString(logits->shape()) << " for " << num_logits << " rows";
+  Tensor selected = backend_->AllocateScratch(DType::kF32, {num_logits, c.hidden_size});
   backend_->Embedding(h, inputs.logits_indices, &selected);
-  return backend_->ToHost(Linear(selected, lm_head_, std::nullopt));
-}
-
-ForwardInputs LlamaFamilyModel::ToDevice(const ForwardInputs& in) const {
-  ForwardInputs out;
-  out.token_ids = backend_->ToDevice(in.token_ids);
-  out.positions = backend_->ToDevice(in.positions);
-  out.slot_mapping = backend_->ToDevice(in.slot_mapping);
-  out.logits_indices = backend_->ToDevice(in.logits_indices);
-  out.attention.query_start_loc = backend_->ToDevice(in.attention.query_start_loc);
-  out.attention.context_lens = backend_->ToDevice(in.attention.context_lens);
-  out.attention.block_tables = backend_->ToDevice(in.attention.block_tables);
-  out.attention.max_query_len = in.attention.max_query_len;
-  out.attention.max_context_len = in.attention.max_context_len;
-  return out;
+  backend_->MatMul(selected, lm_head_, nullptr, logits);
 }
 
 }  // namespace

@@ -16,26 +16,50 @@ RowDims CheckEmbedding(const Tensor& table, const Tensor& ids, const Tensor& out
   return d;
 }
 
+namespace {
+
+// Every positions[t] in [0, max_positions).
+void CheckPositions(const Tensor& positions, int64_t max_positions) {
+  const int32_t* pos = positions.data<int32_t>();
+  for (int64_t t = 0; t < positions.dim(0); ++t) {
+    BRISK_CHECK(pos[t] >= 0 && pos[t] < max_positions) << "rope position " << pos[t] << " at " << t;
+  }
+}
+
+// Every slot_mapping[t] in [-1, num_blocks * block_size).
+void CheckSlots(const Tensor& slot_mapping, const KvCacheDims& c) {
+  const int32_t* slots = slot_mapping.data<int32_t>();
+  for (int64_t t = 0; t < slot_mapping.dim(0); ++t) {
+    BRISK_CHECK(slots[t] >= -1 && slots[t] < c.num_blocks * c.block_size)
+        << "slot " << slots[t] << " at " << t;
+  }
+}
+
+}  // namespace
+
 RopeDims CheckRope(const Tensor& x, const Tensor& positions, const Tensor& cos_sin) {
   const RopeDims d = CheckRopeShapes(x, positions, cos_sin);
-  const int32_t* pos = positions.data<int32_t>();
-  for (int64_t t = 0; t < d.num_tokens; ++t) {
-    BRISK_CHECK(pos[t] >= 0 && pos[t] < d.max_positions)
-        << "rope position " << pos[t] << " at " << t;
-  }
+  CheckPositions(positions, d.max_positions);
   return d;
 }
 
 KvCacheDims CheckWriteKvCache(const Tensor& k, const Tensor& v, const Tensor& slot_mapping,
                               const Tensor& k_cache, const Tensor& v_cache) {
   const KvCacheDims c = CheckWriteKvCacheShapes(k, v, slot_mapping, k_cache, v_cache);
-  const int64_t num_tokens = slot_mapping.dim(0);
-  const int32_t* slots = slot_mapping.data<int32_t>();
-  for (int64_t t = 0; t < num_tokens; ++t) {
-    BRISK_CHECK(slots[t] >= -1 && slots[t] < c.num_blocks * c.block_size)
-        << "slot " << slots[t] << " at " << t;
-  }
+  CheckSlots(slot_mapping, c);
   return c;
+}
+
+QkvRopeWriteKvDims CheckQkvRopeWriteKv(const Tensor& qkv, const Tensor& positions,
+                                       const Tensor& cos_sin, const Tensor& slot_mapping,
+                                       const Tensor* q_norm, const Tensor* k_norm,
+                                       const Tensor& q_out, const Tensor& k_cache,
+                                       const Tensor& v_cache) {
+  const QkvRopeWriteKvDims d = CheckQkvRopeWriteKvShapes(qkv, positions, cos_sin, slot_mapping,
+                                                         q_norm, k_norm, q_out, k_cache, v_cache);
+  CheckPositions(positions, d.max_positions);
+  CheckSlots(slot_mapping, d.cache);
+  return d;
 }
 
 AttentionDims CheckPagedAttention(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,

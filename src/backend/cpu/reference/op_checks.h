@@ -1,7 +1,7 @@
 // Argument checks of the CPU backends. The shapes and dtypes are checked by the shared
 // backend/op_shapes.h (included here, with the Dims structs and the ops that have no index
-// arguments: CheckMatMulShapes, CheckRmsNormShapes, CheckSameShapeF32, CheckLayerNormShapes,
-// CheckGeluShapes); the Check* functions
+// arguments: CheckMatMulShapes, CheckRmsNormShapes, CheckSameShapeF32, CheckSiluMulShapes,
+// CheckLayerNormShapes, CheckGeluShapes); the Check* functions
 // below add what only a host backend can check cheaply: the contents of index tensors (token
 // ids, positions, slots, attention metadata). All fail with BRISK_CHECK (our bug).
 #pragma once
@@ -26,6 +26,14 @@ RopeDims CheckRope(const Tensor& x, const Tensor& positions, const Tensor& cos_s
 // Returns the cache dims; num_tokens is slot_mapping.dim(0).
 KvCacheDims CheckWriteKvCache(const Tensor& k, const Tensor& v, const Tensor& slot_mapping,
                               const Tensor& k_cache, const Tensor& v_cache);
+
+// CheckQkvRopeWriteKvShapes, and every position in [0, max_positions) and every slot in
+// [-1, num_blocks * block_size). Arguments as in Backend::QkvRopeWriteKv.
+QkvRopeWriteKvDims CheckQkvRopeWriteKv(const Tensor& qkv, const Tensor& positions,
+                                       const Tensor& cos_sin, const Tensor& slot_mapping,
+                                       const Tensor* q_norm, const Tensor* k_norm,
+                                       const Tensor& q_out, const Tensor& k_cache,
+                                       const Tensor& v_cache);
 
 // CheckPagedAttentionShapes, and the metadata contents: query_start_loc starts at 0, ends at
 // num_tokens and never decreases; each sequence has at least as many cached tokens as queries;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "backend/cpu/reference/op_checks.h"
+#include "backend/cpu/reference/sample_tokens.h"
 
 namespace brisk::backend {
 namespace {
@@ -112,14 +113,16 @@ void ReferenceBackend::Rope(Tensor* x, const Tensor& positions, const Tensor& co
   }
 }
 
-void ReferenceBackend::SiluMul(const Tensor& gate, const Tensor& up, Tensor* out) {
-  CheckSameShapeF32(gate, up, *out);
-  const float* g = gate.data<float>();
-  const float* u = up.data<float>();
-  float* o = out->data<float>();
-  for (int64_t i = 0; i < gate.numel(); ++i) {
-    double gi = g[i];
-    o[i] = static_cast<float>(gi / (1.0 + std::exp(-gi)) * u[i]);
+void ReferenceBackend::SiluMul(const Tensor& gate_up, Tensor* out) {
+  RowDims d = CheckSiluMulShapes(gate_up, *out);
+  for (int64_t r = 0; r < d.rows; ++r) {
+    const float* gate = gate_up.data<float>() + r * 2 * d.dim;  // gate_up[r, :dim]
+    const float* up = gate + d.dim;                             // gate_up[r, dim:]
+    float* o = out->data<float>() + r * d.dim;
+    for (int64_t i = 0; i < d.dim; ++i) {
+      double g = gate[i];
+      o[i] = static_cast<float>(g / (1.0 + std::exp(-g)) * up[i]);
+    }
   }
 }
 
@@ -281,6 +284,10 @@ void ReferenceBackend::EncoderAttention(const Tensor& q, const Tensor& k, const 
       }
     }
   }
+}
+
+void ReferenceBackend::SampleTokens(const Tensor& logits, const Tensor& params, Tensor* ids) {
+  ReferenceSampleTokens(logits, params, ids);
 }
 
 std::unique_ptr<Backend> MakeReferenceBackend() { return std::make_unique<ReferenceBackend>(); }

@@ -24,19 +24,25 @@ class ReferenceBackend : public Backend {
   void AddRmsNorm(Tensor* residual, const Tensor& x, const Tensor& weight, float eps,
                   Tensor* out) override;
   void Rope(Tensor* x, const Tensor& positions, const Tensor& cos_sin) override;
-  void SiluMul(const Tensor& gate, const Tensor& up, Tensor* out) override;
+  void SiluMul(const Tensor& gate_up, Tensor* out) override;
   void Add(const Tensor& a, const Tensor& b, Tensor* out) override;
   void WriteKvCache(const Tensor& k, const Tensor& v, const Tensor& slot_mapping, Tensor* k_cache,
                     Tensor* v_cache) override;
   void PagedAttention(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
                       const AttentionMetadata& meta, const AttentionParams& params,
                       Tensor* out) override;
+  // In reference_qkv_rope.cc.
+  void QkvRopeWriteKv(const Tensor& qkv, const Tensor& positions, const Tensor& cos_sin,
+                      const Tensor& slot_mapping, const Tensor* q_norm, const Tensor* k_norm,
+                      float eps, Tensor* q_out, Tensor* k_cache, Tensor* v_cache) override;
   void LayerNorm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps,
                  Tensor* out) override;
   void Gelu(const Tensor& x, bool tanh_approximation, Tensor* out) override;
   void EncoderAttention(const Tensor& q, const Tensor& k, const Tensor& v,
                         const Tensor& seq_starts, int max_seq_len, float scale,
                         Tensor* out) override;
+  // Also checks every row's params (CheckSampleRowParams in sample_tokens.h).
+  void SampleTokens(const Tensor& logits, const Tensor& params, Tensor* ids) override;
 };
 
 // Returns a new ReferenceBackend. Thread-compatible: one caller at a time per instance.

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -125,16 +126,23 @@ TEST(ReferenceBackendTest, RopeRotatesHalfPairsAndLeavesTheRestAlone) {
   for (int i = 0; i < 6; ++i) EXPECT_NEAR(got[i], want[i], 1e-6) << i;
 }
 
-TEST(ReferenceBackendTest, SiluMulAndAdd) {
+TEST(ReferenceBackendTest, SiluMulReadsGateThenUpFromEachFusedRow) {
+  ReferenceBackend b;
+  // Row 0: gate (0, 1, -2), up (5, 2, 3); row 1: gate (2, -1, 0), up (1, 4, 7).
+  Tensor gate_up = F32({2, 6}, {0, 1, -2, 5, 2, 3, 2, -1, 0, 1, 4, 7});
+  Tensor out = Tensor::Empty(DType::kF32, {2, 3});
+  b.SiluMul(gate_up, &out);
+  // silu(1) = 1/(1+e^-1) = 0.7310586; silu(-2) = -2/(1+e^2) = -0.2384058;
+  // silu(2) = 2/(1+e^-2) = 1.7615942; silu(-1) = -1/(1+e) = -0.2689414.
+  const std::vector<float> want = {0, 1.4621172f, -0.7152175f, 1.7615942f, -1.0757657f, 0};
+  for (int i = 0; i < 6; ++i) EXPECT_NEAR(out.data<float>()[i], want[i], 1e-6) << i;
+}
+
+TEST(ReferenceBackendTest, Add) {
   ReferenceBackend b;
   Tensor gate = F32({1, 3}, {0, 1, -2});
   Tensor up = F32({1, 3}, {5, 2, 3});
   Tensor out = Tensor::Empty(DType::kF32, {1, 3});
-  b.SiluMul(gate, up, &out);
-  // silu(1) = 1/(1+e^-1) = 0.7310586; silu(-2) = -2/(1+e^2) = -0.2384058
-  EXPECT_EQ(out.data<float>()[0], 0.0f);
-  EXPECT_NEAR(out.data<float>()[1], 1.4621172f, 1e-6);
-  EXPECT_NEAR(out.data<float>()[2], -0.7152175f, 1e-6);
   b.Add(gate, up, &out);
   EXPECT_EQ(Values(out), (std::vector<float>{5, 3, 1}));
   b.Add(gate, up, &gate);  // out aliases a
@@ -152,6 +160,55 @@ TEST(ReferenceBackendTest, WriteKvCacheFillsSlotsAndSkipsMinusOne) {
   b.WriteKvCache(k, v, slots, &k_cache, &v_cache);
   EXPECT_EQ(Values(k_cache), (std::vector<float>{0, 0, 0, 0, 5, 6, 0, 0, 0, 0, 1, 2}));
   EXPECT_EQ(Values(v_cache), (std::vector<float>{0, 0, 0, 0, -5, -6, 0, 0, 0, 0, -1, -2}));
+}
+
+TEST(ReferenceBackendTest, QkvRopeWriteKvNormsRotatesAndScatters) {
+  ReferenceBackend b;
+  // 2 tokens, 1 q head, 1 kv head, head_dim 4, rotary_dim 2 (pair (0, 1); features 2, 3 pass).
+  Tensor qkv = F32({2, 12}, {2, 2, 2, 2, 1, 0, 5, 6, 7, 8, 9, 10,  // token 0: q | k | v
+                             0, 3, 0, 4, 9, 9, 9, 9, 9, 9, 9, 9});
+  Tensor positions = I32({2}, {1, 0});
+  // Position 0: identity; position 1: cos 0.6, sin 0.8.
+  Tensor cos_sin = F32({2, 2}, {1, 0, 0.6f, 0.8f});
+  Tensor slots = I32({2}, {3, -1});  // token 0 to block 1 offset 1; token 1 not cached
+  Tensor q_norm = F32({4}, {1, 1, 2, -1});
+  Tensor q_out = Tensor::Empty(DType::kF32, {2, 1, 4});
+  Tensor k_cache = Tensor::Empty(DType::kF32, {2, 2, 1, 4});
+  Tensor v_cache = Tensor::Empty(DType::kF32, {2, 2, 1, 4});
+  b.QkvRopeWriteKv(qkv, positions, cos_sin, slots, &q_norm, nullptr, 0.0f, &q_out, &k_cache,
+                   &v_cache);
+  // Token 0, q: rms(2, 2, 2, 2) = 2 -> (1, 1, 1, 1) · w = (1, 1, 2, -1); rotated:
+  //   (1·0.6 − 1·0.8, 1·0.6 + 1·0.8) = (−0.2, 1.4).
+  // Token 1, q: rms(0, 3, 0, 4) = sqrt(25/4) = 2.5 -> (0, 1.2, 0, 1.6) · w = (0, 1.2, 0, −1.6);
+  //   position 0 leaves it.
+  const std::vector<float> want_q = {-0.2f, 1.4f, 2, -1, 0, 1.2f, 0, -1.6f};
+  for (int i = 0; i < 8; ++i) EXPECT_NEAR(q_out.data<float>()[i], want_q[i], 1e-6) << i;
+  // Token 0, k (no norm): (1·0.6 − 0·0.8, 0·0.6 + 1·0.8, 5, 6) in slot 3; v copied there.
+  std::vector<float> want_k(16, 0.0f);
+  std::vector<float> want_v(16, 0.0f);
+  const std::vector<float> k3 = {0.6f, 0.8f, 5, 6};
+  const std::vector<float> v3 = {7, 8, 9, 10};
+  std::copy(k3.begin(), k3.end(), want_k.begin() + 12);
+  std::copy(v3.begin(), v3.end(), want_v.begin() + 12);
+  for (int i = 0; i < 16; ++i) EXPECT_NEAR(k_cache.data<float>()[i], want_k[i], 1e-6) << i;
+  EXPECT_EQ(Values(v_cache), want_v);
+}
+
+TEST(ReferenceBackendDeathTest, QkvRopeWriteKvRejectsBadPositionsAndSlots) {
+  ReferenceBackend b;
+  Tensor qkv = Tensor::Empty(DType::kF32, {2, 12});
+  Tensor cos_sin = Tensor::Empty(DType::kF32, {2, 2});
+  Tensor q_out = Tensor::Empty(DType::kF32, {2, 1, 4});
+  Tensor k_cache = Tensor::Empty(DType::kF32, {2, 2, 1, 4});
+  Tensor v_cache = Tensor::Empty(DType::kF32, {2, 2, 1, 4});
+  auto run = [&](const Tensor& positions, const Tensor& slots) {
+    b.QkvRopeWriteKv(qkv, positions, cos_sin, slots, nullptr, nullptr, 1e-6f, &q_out, &k_cache,
+                     &v_cache);
+  };
+  EXPECT_DEATH(run(I32({2}, {0, 2}), I32({2}, {0, 1})), "rope position 2 at 1");
+  EXPECT_DEATH(run(I32({2}, {-1, 0}), I32({2}, {0, 1})), "rope position -1 at 0");
+  EXPECT_DEATH(run(I32({2}, {0, 1}), I32({2}, {4, 1})), "slot 4 at 0");
+  EXPECT_DEATH(run(I32({2}, {0, 1}), I32({2}, {0, -2})), "slot -2 at 1");
 }
 
 // Builds metadata for one sequence whose tokens live in the given blocks.
