@@ -2,6 +2,7 @@
 // the exact shapes of a real Llama-family model, for speed measurements: speed does not depend
 // on the weights' values. Values are N(0, 0.02)-like (sum of uniforms), norms are 1.
 // Usage: brisk_make_random_checkpoint --shape llama-3.2-1b|llama-3.1-8b|brisk-tiny-like OUT_DIR
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -93,21 +94,31 @@ int main(int argc, char** argv) {
   uint64_t hlen = h.size();
   f.write(reinterpret_cast<const char*>(&hlen), 8);
   f.write(h.data(), static_cast<std::streamsize>(h.size()));
-  uint64_t state = 0x9E3779B97F4A7C15ull;
+  // Chunks of 1 Mi values, each from its own generator state seeded by the chunk's global
+  // index, filled by every core: the file is the same for any thread count.
+  constexpr int64_t kChunk = int64_t{1} << 20;
+  int64_t chunk_base = 0;
   std::vector<uint16_t> buf;
   for (const Entry& e : entries) {
     int64_t n = 1;
     for (int64_t d : e.shape) n *= d;
     buf.resize(n);
-    for (int64_t i = 0; i < n; ++i) {
-      float v = 1.0f;
-      if (!e.is_norm) {  // sum of 4 uniforms in [-1, 1): variance 4/3; scale to std 0.02
-        float acc = 0;
-        for (int k = 0; k < 4; ++k) acc += static_cast<float>(Next(state) >> 40) / 8388608.0f - 1.0f;
-        v = acc * 0.02f * 0.866f;
+    const int64_t num_chunks = (n + kChunk - 1) / kChunk;
+#pragma omp parallel for schedule(dynamic, 4)
+    for (int64_t c = 0; c < num_chunks; ++c) {
+      uint64_t state = 0x9E3779B97F4A7C15ull * static_cast<uint64_t>(chunk_base + c + 1);
+      const int64_t end = std::min(n, (c + 1) * kChunk);
+      for (int64_t i = c * kChunk; i < end; ++i) {
+        float v = 1.0f;
+        if (!e.is_norm) {  // sum of 4 uniforms in [-1, 1): variance 4/3; scale to std 0.02
+          float acc = 0;
+          for (int k = 0; k < 4; ++k) acc += static_cast<float>(Next(state) >> 40) / 8388608.0f - 1.0f;
+          v = acc * 0.02f * 0.866f;
+        }
+        buf[i] = brisk::tensor::F32ToBF16(v);
       }
-      buf[i] = brisk::tensor::F32ToBF16(v);
     }
+    chunk_base += num_chunks;
     f.write(reinterpret_cast<const char*>(buf.data()), static_cast<std::streamsize>(2 * n));
   }
   nlohmann::json config = {

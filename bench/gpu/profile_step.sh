@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Where one decode step's time goes on the GPU machine: runs `brisk generate --device cuda` on a
-# random Llama-3.2-1B-shape checkpoint (16-token prompt, 8 greedy tokens) under Nsight Compute,
-# recording only each kernel's duration, and prints the kernels' total time per decode step
-# beside the wall time per step of the same run without the profiler. Kernel time well under the
-# wall time means the step is bound by host work and launches, not by the GPU.
-#   run(command="bash bench/gpu/profile_step.sh", carry=[".deb"])
+# random checkpoint of shape $SHAPE (default llama-3.2-1b; llama-3.1-8b too) with a
+# $PROMPT_LEN-token prompt (default 16) and 8 greedy tokens under Nsight Compute, recording only
+# each kernel's duration (caches left warm, as in a real run), and prints the kernels' total
+# time per step beside the wall time per step of the same run without the profiler. Kernel time
+# well under the wall time means the step is bound by host work and launches, not by the GPU.
+#   run(command="SHAPE=llama-3.2-1b PROMPT_LEN=512 bash bench/gpu/profile_step.sh", carry=[".deb"])
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -14,19 +15,21 @@ bash tools/gpu/build.sh brisk brisk_make_random_checkpoint > "$logs/build.log" 2
   { tail -40 "$logs/build.log"; exit 1; }
 # shellcheck disable=SC1091
 source build/gpu/env.sh
-ckpt=/tmp/brisk-bench/llama-3.2-1b
+shape=${SHAPE:-llama-3.2-1b}
+prompt_len=${PROMPT_LEN:-16}
+ckpt=/tmp/brisk-bench/$shape
 if [ ! -f "$ckpt/model.safetensors" ]; then
   mkdir -p "$ckpt"
-  build/gpu/bench/cpu/brisk_make_random_checkpoint --shape llama-3.2-1b "$ckpt" > /dev/null
+  build/gpu/bench/cpu/brisk_make_random_checkpoint --shape "$shape" "$ckpt" > /dev/null
 fi
-prompt=$(python3 -c 'import random; r=random.Random(0); print(",".join(str(r.randrange(3, 100000)) for _ in range(16)))')
+prompt=$(python3 -c "import random; r=random.Random(0); print(','.join(str(r.randrange(3, 100000)) for _ in range($prompt_len)))")
 gen() { build/gpu/src/cli/brisk generate --device cuda --gpu-activations bf16 --model "$ckpt" \
           --prompt-ids "$prompt" --temperature 0 --ignore-eos --print-ids "$@"; }
 for n in 8 64; do
   echo "without profiler, $n tokens: $(gen --max-tokens "$n" 2>&1 >/dev/null | grep -o 'decode.*')"
 done
 ncu=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
-"$ncu" --metrics gpu__time_duration.sum --csv --log-file "$logs/ncu.csv" \
+"$ncu" --metrics gpu__time_duration.sum --cache-control none --csv --log-file "$logs/ncu.csv" \
   build/gpu/src/cli/brisk generate --device cuda --gpu-activations bf16 --model "$ckpt" \
   --prompt-ids "$prompt" --max-tokens 8 --temperature 0 --ignore-eos --print-ids \
   > /dev/null 2> "$logs/ncu.err" || { tail -20 "$logs/ncu.err"; exit 1; }
@@ -41,7 +44,7 @@ for r in rows:
     us = float(r["Metric Value"].replace(",", "")) * scale
     name = r["Kernel Name"].split("(")[0][:60]
     by_kernel[name][0] += 1; by_kernel[name][1] += us; total += us
-steps = 8  # one prefill + 7 decode steps
+steps = 8  # one prefill + 7 decode steps (and one recording step of padding rows)
 print(f"kernels: {len(rows)} launches, {total/1e3:.2f} ms of kernel time in {steps} steps "
       f"({total/steps/1e3:.3f} ms per step on average, prefill included)")
 print("| kernel | launches | total us | us per launch |")

@@ -114,7 +114,7 @@ def serve_decode_rate(run, batch):
 
 def brisk_numbers(logs, shape):
     out = {"generate": {}, "serve": {}, "ttft_server": {}}
-    for name in ("f32", "bf16", "bf16-2048"):
+    for name in ("f32", "bf16", "bf16-eager", "bf16-2048"):
         out["generate"][name] = parse_generate(os.path.join(logs, f"gen-{shape}-{name}.txt"))
     for c in BATCHES:
         run, err = read_json(os.path.join(logs, f"serve-{shape}-c{c}.json"))
@@ -223,6 +223,10 @@ def shape_rows(shape, brisk, peer, fl):
         cell, _ = gen_cell("f32", "decode_tok_s", "tok/s")
         rows.append([shape, "batch-1 decode, brisk f32 activations", cell, "", "",
                      fmt(fl.get("batch1_decode_tok_s"), "tok/s"), ""])
+    if "error" not in gen["bf16-eager"] or gen["bf16-eager"]["error"] != "not run":
+        cell, _ = gen_cell("bf16-eager", "decode_tok_s", "tok/s")
+        rows.append([shape, "batch-1 decode, brisk bf16, --enforce-eager (no CUDA graphs)", cell,
+                     "", "", fmt(fl.get("batch1_decode_tok_s"), "tok/s"), ""])
     for n in TTFT_PROMPTS:
         server = brisk["ttft_server"][str(n)]
         cli = gen["bf16" if n == 512 else "bf16-2048"]
@@ -292,6 +296,10 @@ def main():
             "params": params, "weight_bytes": weight_bytes, "floors": fl, "brisk": brisk,
             "transformers": peer.data if peer.data is not None else {"error": peer.reason},
             "table_rows": rows}
+    checks = read_text(os.path.join(args.logs, "checks.txt"))
+    if checks:
+        everything["checks"] = checks.strip().splitlines()
+        print("\n".join(f"- {c}" for c in everything["checks"]) + "\n")
     print("\n".join(lines))
     for n in notes:
         print(f"- {n}")

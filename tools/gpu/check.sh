@@ -5,7 +5,8 @@
 #   cuda backend     the CUDA backend's own tests
 #   golden           the six golden checkpoints on the GPU (logits and greedy tokens)
 #   bert golden      the BERT-family golden fixtures on the GPU (encoder outputs, pooling)
-#   greedy ids       brisk-tiny's greedy ids on --device cuda equal transformers'
+#   greedy ids       brisk-tiny's greedy ids on --device cuda equal transformers' (decode steps
+#                    replayed from CUDA graphs; and with --enforce-eager, op by op)
 #   serve e2e        tests/e2e/serve_test.py with every server on --device cuda
 #   cache e2e        tests/e2e/cache_test.py (caches, /v1/embeddings) with every server on cuda
 #   bench serve      a short load on `brisk serve --device cuda` (c=1 and c=16)
@@ -49,6 +50,7 @@ greedy() {
 }
 check "greedy ids f32" greedy
 check "greedy ids bf16" greedy --gpu-activations bf16
+check "greedy ids eager" greedy --enforce-eager
 check "serve e2e" env PYTHONUNBUFFERED=1 python3 tests/e2e/serve_test.py "$b/src/cli/brisk" "$root" --device cuda
 check "cache e2e" env PYTHONUNBUFFERED=1 python3 tests/e2e/cache_test.py "$b/src/cli/brisk" "$root" --device cuda
 
