@@ -26,8 +26,8 @@ void AddDeviceFlags(CLI::App* cmd, ModelSetupOptions* o) {
   cmd->add_option_function<std::string>(
          "--gpu-activations",
          [o](const std::string& p) { o->gpu_bf16_activations = p == "bf16"; },
-         "with --device cuda, matmul inputs against bf16 weights: f32 (default, exact) or bf16 "
-         "(tensor cores, f32 accumulation)")
+         "with --device cuda, matmul inputs against bf16 weights and prefill attention: f32 "
+         "(default, exact) or bf16 (tensor cores, f32 accumulation)")
       ->check(CLI::IsMember({"f32", "bf16"}));
   cmd->add_flag_function(
       "--enforce-eager", [o](int64_t) { o->decode_graphs = false; },

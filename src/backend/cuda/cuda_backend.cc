@@ -29,6 +29,7 @@
 #include "backend/cuda/gemv.cuh"
 #include "backend/cuda/kv_cache.cuh"
 #include "backend/cuda/norm.cuh"
+#include "backend/cuda/prefill_attention_tc.cuh"
 #include "backend/cuda/qkv_rope.cuh"
 #include "backend/cuda/rope.cuh"
 #include "backend/cuda/sampling.cuh"
@@ -566,7 +567,12 @@ void CudaBackend::PagedAttention(const Tensor& q, const Tensor& k_cache, const T
         DType::kF32, {static_cast<int64_t>(plan.workspace_bytes / sizeof(float))});
   }
   cuda::LaunchDecodeAttention(args, plan, workspace.raw(), stream());
-  cuda::LaunchPagedAttention(args, stream());
+  if (options_.activations == CudaBackendOptions::Activations::kBf16 &&
+      cuda::PrefillAttentionBf16Supports(args)) {
+    cuda::LaunchPrefillAttentionBf16(args, stream());
+  } else {
+    cuda::LaunchPagedAttention(args, stream());
+  }
 }
 
 void CudaBackend::QkvRopeWriteKv(const Tensor& qkv, const Tensor& positions,

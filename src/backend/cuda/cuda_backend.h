@@ -20,6 +20,9 @@ struct CudaBackendOptions {
   // memory, held as long as the backend) unless the small-m GEMV below reads them as they are.
   // kBf16: x is rounded to bf16 and the GEMM runs bf16 x bf16 with f32 accumulation and f32
   // output (the GEMV rounds x the same way); f32 and f16 weights still take the f32 path.
+  // kBf16 also runs the attention of prefill rows (sequences with several query rows; head_dim
+  // 32, 64, 96 or 128) on bf16 tensor cores: q, k, v and the softmax weights rounded to bf16,
+  // f32 accumulation and softmax statistics. Decode rows stay f32.
   enum class Activations { kF32, kBf16 };
   Activations activations = Activations::kF32;
   // MatMul with at most 8 rows of x (2 with bf16 activations and bf16 weights, where cuBLASLt's

@@ -6,6 +6,7 @@
 // themselves without one.
 #include "backend/cuda/cuda_backend.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -526,6 +527,109 @@ TEST_F(CudaBackendTest, PagedAttentionAtHeadDimLimits) {
       EXPECT_TRUE(Close(cuda_->ToHost(out), expected, 1e-5))
           << "head_dim " << head_dim << " window " << window;
     }
+  }
+}
+
+// With bf16 activations, prefill rows take the tensor-core kernel. Inputs are bf16 values, so
+// its only rounding is that of the softmax weights (2^-9 relative each, and the normalizer sums
+// the same rounded weights): every output is within 2^-8 of max|v| (<= 1) of the f32
+// reference. Decode rows (the f32 kernel) match to f32 accuracy. Shapes: head_dim 64, 128 and
+// 32, GQA, a window, and a 150-row prefill spanning three row tiles and three key tiles next to
+// a 9-row chunk after a prefix and a decode row.
+TEST_F(CudaBackendTest, Bf16PrefillAttentionOnTensorCores) {
+  std::unique_ptr<Backend> bf16 = MakeCuda(CudaBackendOptions::Activations::kBf16, true);
+  ASSERT_NE(bf16, nullptr);
+  for (int64_t head_dim : {64, 128, 32}) {
+    const int64_t num_heads = 8, num_kv_heads = 2, block_size = 16, num_blocks = 24;
+    for (int window : {0, 50}) {
+      const int64_t num_tokens = 1 + 9 + 150;
+      const Tensor q =
+          tensor::ToF32(RandomHalf(DType::kBF16, {num_tokens, num_heads, head_dim}, 70));
+      const Tensor k_cache = tensor::ToF32(
+          RandomHalf(DType::kBF16, {num_blocks, block_size, num_kv_heads, head_dim}, 71));
+      const Tensor v_cache = tensor::ToF32(
+          RandomHalf(DType::kBF16, {num_blocks, block_size, num_kv_heads, head_dim}, 72));
+      // Sequence 0: decode at context 100; 1: 9 queries ending at context 70; 2: 150 queries,
+      // its whole context. Block tables: distinct, shuffled blocks.
+      const Tensor starts = I32({4}, {0, 1, 10, 160});
+      const Tensor lens = I32({3}, {100, 70, 150});
+      const Tensor tables = I32({3, 10}, {23, 0, 9, 2, 7, 4, 6, -1, -1, -1,     //
+                                          1, 3, 5, 8, 10, -1, -1, -1, -1, -1,   //
+                                          11, 12, 22, 14, 15, 16, 21, 18, 19, 20});
+      const AttentionParams params{.scale = 1.0f / std::sqrt(static_cast<float>(head_dim)),
+                                   .sliding_window = window};
+      const AttentionMetadata host_meta{.query_start_loc = starts,
+                                        .context_lens = lens,
+                                        .block_tables = tables,
+                                        .max_query_len = 150,
+                                        .max_context_len = 150};
+      Tensor expected = Tensor::Empty(DType::kF32, q.shape());
+      reference_.PagedAttention(q, k_cache, v_cache, host_meta, params, &expected);
+      const AttentionMetadata meta{.query_start_loc = bf16->ToDevice(starts),
+                                   .context_lens = bf16->ToDevice(lens),
+                                   .block_tables = bf16->ToDevice(tables),
+                                   .max_query_len = 150,
+                                   .max_context_len = 150};
+      Tensor out = bf16->Allocate(DType::kF32, q.shape());
+      bf16->PagedAttention(bf16->ToDevice(q), bf16->ToDevice(k_cache), bf16->ToDevice(v_cache),
+                           meta, params, &out);
+      const Tensor got = bf16->ToHost(out);
+      EXPECT_TRUE(Close(got.Slice(0, 1), expected.Slice(0, 1), 1e-5))
+          << "decode row, head_dim " << head_dim << " window " << window;
+      double worst = 0.0;
+      for (int64_t i = num_heads * head_dim; i < got.numel(); ++i) {
+        worst = std::max(worst, std::abs(static_cast<double>(got.data<float>()[i]) -
+                                         expected.data<float>()[i]));
+      }
+      EXPECT_LE(worst, 1.0 / 256) << "head_dim " << head_dim << " window " << window;
+      EXPECT_GT(worst, 0.0) << "the bf16 weights should differ somewhere from f32";
+    }
+  }
+}
+
+// One sequence, its whole context prefilled, at row counts around the kernel's tiles (16 rows
+// per warp, 64 per block), with larger queries and keys (peaked softmax); the same bound.
+TEST_F(CudaBackendTest, Bf16PrefillAttentionSingleSequences) {
+  std::unique_ptr<Backend> bf16 = MakeCuda(CudaBackendOptions::Activations::kBf16, true);
+  ASSERT_NE(bf16, nullptr);
+  const int64_t num_heads = 8, num_kv_heads = 2, head_dim = 32, block_size = 16;
+  for (int64_t n : {2, 5, 8, 16, 17, 64, 65, 130}) {
+    const int64_t num_blocks = (n + block_size - 1) / block_size;
+    Tensor q = tensor::ToF32(RandomHalf(DType::kBF16, {n, num_heads, head_dim}, 80));
+    Tensor k_cache = tensor::ToF32(
+        RandomHalf(DType::kBF16, {num_blocks, block_size, num_kv_heads, head_dim}, 81));
+    const Tensor v_cache = tensor::ToF32(
+        RandomHalf(DType::kBF16, {num_blocks, block_size, num_kv_heads, head_dim}, 82));
+    for (Tensor* t : {&q, &k_cache}) {  // x4 keeps the values bf16
+      for (int64_t i = 0; i < t->numel(); ++i) t->data<float>()[i] *= 4.0f;
+    }
+    std::vector<int32_t> table(static_cast<size_t>(num_blocks));
+    for (int64_t b = 0; b < num_blocks; ++b) table[static_cast<size_t>(b)] = static_cast<int32_t>(num_blocks - 1 - b);
+    const Tensor starts = I32({2}, {0, static_cast<int32_t>(n)});
+    const Tensor lens = I32({1}, {static_cast<int32_t>(n)});
+    const Tensor tables = I32({1, num_blocks}, table);
+    const AttentionParams params{.scale = 1.0f / std::sqrt(static_cast<float>(head_dim))};
+    const AttentionMetadata host_meta{.query_start_loc = starts, .context_lens = lens,
+                                      .block_tables = tables,
+                                      .max_query_len = static_cast<int>(n),
+                                      .max_context_len = static_cast<int>(n)};
+    Tensor expected = Tensor::Empty(DType::kF32, q.shape());
+    reference_.PagedAttention(q, k_cache, v_cache, host_meta, params, &expected);
+    const AttentionMetadata meta{.query_start_loc = bf16->ToDevice(starts),
+                                 .context_lens = bf16->ToDevice(lens),
+                                 .block_tables = bf16->ToDevice(tables),
+                                 .max_query_len = static_cast<int>(n),
+                                 .max_context_len = static_cast<int>(n)};
+    Tensor out = bf16->Allocate(DType::kF32, q.shape());
+    bf16->PagedAttention(bf16->ToDevice(q), bf16->ToDevice(k_cache), bf16->ToDevice(v_cache),
+                         meta, params, &out);
+    const Tensor got = bf16->ToHost(out);
+    double worst = 0.0;
+    for (int64_t i = 0; i < got.numel(); ++i) {
+      worst = std::max(worst, std::abs(static_cast<double>(got.data<float>()[i]) -
+                                       expected.data<float>()[i]));
+    }
+    EXPECT_LE(worst, 1.0 / 256) << n << " rows";
   }
 }
 

@@ -1,0 +1,23 @@
+// Prefill attention on bf16 tensor cores: the rows of sequences with several query rows, for
+// the CUDA backend's bf16-activation mode. Host-side header.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include "backend/cuda/attention.cuh"
+
+namespace brisk::backend::cuda {
+
+// Whether LaunchPrefillAttentionBf16 takes these arguments: head_dim 32, 64, 96 or 128 and
+// 16-byte aligned caches (it reads them 4 floats at a time).
+bool PrefillAttentionBf16Supports(const PagedAttentionArgs& args);
+
+// Queues the attention of every row of a sequence with several query rows, as
+// LaunchPagedAttention does (decode rows are left untouched), with q, k, v and the softmax
+// weights rounded to bf16 and f32 accumulation (mma.sync on tensor cores); the softmax
+// statistics are f32. The result differs from the f32 kernels by about bf16's rounding of the
+// weights and inputs. Nothing is launched when max_query_len == 1.
+// REQUIRES: PrefillAttentionBf16Supports(args); the REQUIRES of LaunchPagedAttention.
+void LaunchPrefillAttentionBf16(const PagedAttentionArgs& args, cudaStream_t stream);
+
+}  // namespace brisk::backend::cuda
