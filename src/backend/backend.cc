@@ -1,6 +1,7 @@
 #include "backend/backend.h"
 
 #include <cstring>
+#include <utility>
 
 #include "base/check.h"
 
@@ -14,7 +15,7 @@ void Backend::CopyToDevice(const Tensor& host, Tensor* dst) {
   if (host.size_bytes() > 0) std::memcpy(dst->raw(), host.raw(), host.size_bytes());
 }
 
-Tensor Backend::ConcatRowsToDevice(std::span<const Tensor> host_parts) {
+tensor::Shape Backend::ConcatRowsShape(std::span<const Tensor> host_parts) {
   BRISK_CHECK(!host_parts.empty()) << "ConcatRowsToDevice of nothing";
   const DType dtype = host_parts[0].dtype();
   const int64_t cols = host_parts[0].dim(1);
@@ -25,7 +26,12 @@ Tensor Backend::ConcatRowsToDevice(std::span<const Tensor> host_parts) {
         << "ConcatRowsToDevice part " << tensor::ShapeToString(p.shape());
     rows += p.dim(0);
   }
-  Tensor all = Tensor::Empty(dtype, {rows, cols});
+  return {rows, cols};
+}
+
+Tensor Backend::ConcatRowsToDevice(std::span<const Tensor> host_parts) {
+  tensor::Shape shape = ConcatRowsShape(host_parts);  // checks host_parts is not empty
+  Tensor all = Tensor::Empty(host_parts[0].dtype(), std::move(shape));
   auto* out = static_cast<char*>(all.raw());
   for (const Tensor& p : host_parts) {
     if (p.size_bytes() > 0) std::memcpy(out, p.raw(), p.size_bytes());

@@ -110,6 +110,10 @@ class Backend {
   // default builds the host matrix and calls ToDevice.
   virtual Tensor ConcatRowsToDevice(std::span<const Tensor> host_parts);
 
+  // The shape [sum of rows, cols] of ConcatRowsToDevice's result; checks that the parts are
+  // host matrices of one dtype and column count (at least one part).
+  static tensor::Shape ConcatRowsShape(std::span<const Tensor> host_parts);
+
   // Records the ops that `record` queues, without running them, into a graph that Replay runs
   // again; nullptr where the backend cannot record (the CPU backends run ops at once). Tensors
   // allocated inside `record` and released before it returns are the graph's own scratch;

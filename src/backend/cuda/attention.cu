@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "backend/cuda/attention_tiles.cuh"
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/kernel_util.cuh"
 #include "base/check.h"
@@ -212,26 +213,6 @@ __device__ inline float Dot4(float acc, float4 a, float4 b) {
   acc = fmaf(a.y, b.y, acc);
   acc = fmaf(a.z, b.z, acc);
   return fmaf(a.w, b.w, acc);
-}
-
-// The tile slots of sequence s are [base(s), base(s) + ceil(num_queries_s / tile_rows)) with
-// base(s) = query_start_loc[s] / tile_rows + s; base is increasing and
-// base(s + 1) >= base(s) + ceil(num_queries_s / tile_rows), so the ranges never overlap and
-// num_tokens / tile_rows + num_seqs slots cover every sequence. Returns the last s with
-// base(s) <= slot.
-__device__ int64_t FindTileSequence(const int32_t* query_start_loc, int64_t num_seqs,
-                                    int tile_rows, int64_t slot) {
-  int64_t lo = 0;
-  int64_t hi = num_seqs - 1;
-  while (lo < hi) {
-    const int64_t mid = (lo + hi + 1) / 2;
-    if (query_start_loc[mid] / tile_rows + mid <= slot) {
-      lo = mid;
-    } else {
-      hi = mid - 1;
-    }
-  }
-  return lo;
 }
 
 // grid: [num_slots · num_y] flattened, num_y = num_kv_heads · head_chunks, slots in reverse

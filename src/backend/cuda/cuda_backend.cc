@@ -180,18 +180,9 @@ class CudaBackend final : public Backend {
   }
 
   Tensor ConcatRowsToDevice(std::span<const Tensor> host_parts) override {
-    BRISK_CHECK(!host_parts.empty()) << "ConcatRowsToDevice of nothing";
-    const DType dtype = host_parts[0].dtype();
-    const int64_t cols = host_parts[0].dim(1);
-    int64_t rows = 0;
-    for (const Tensor& p : host_parts) {
-      BRISK_CHECK(p.rank() == 2 && p.dtype() == dtype && p.dim(1) == cols &&
-                  p.device() == Device::kCpu)
-          << "ConcatRowsToDevice part " << ShapeToString(p.shape());
-      rows += p.dim(0);
-    }
+    const Shape shape = ConcatRowsShape(host_parts);  // checks host_parts is not empty
     ScopedDevice guard(context_->device_index);
-    Tensor all = AllocateUninitialized(dtype, {rows, cols});
+    Tensor all = AllocateUninitialized(host_parts[0].dtype(), shape);
     int64_t row = 0;
     for (const Tensor& p : host_parts) {
       Tensor slice = all.Slice(row, row + p.dim(0));

@@ -22,6 +22,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "backend/cuda/attention_tiles.cuh"
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/kernel_util.cuh"
 #include "base/check.h"
@@ -64,23 +65,6 @@ __device__ inline void Mma(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, u
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
-// The last s whose first slot (query_start_loc[s] / kRows + s) is <= slot; see the tiled kernel
-// in attention.cu for why the sequences' slot ranges never overlap.
-__device__ int64_t FindSlotSequence(const int32_t* query_start_loc, int64_t num_seqs,
-                                    int64_t slot) {
-  int64_t lo = 0;
-  int64_t hi = num_seqs - 1;
-  while (lo < hi) {
-    const int64_t mid = (lo + hi + 1) / 2;
-    if (query_start_loc[mid] / kRows + mid <= slot) {
-      lo = mid;
-    } else {
-      hi = mid - 1;
-    }
-  }
-  return lo;
-}
-
 // grid: [num_slots, num_heads]; block: kThreads; dynamic shared memory: Layout<kD>::kBytes.
 template <int kD>
 __global__ void __launch_bounds__(kThreads)
@@ -97,7 +81,7 @@ __global__ void __launch_bounds__(kThreads)
   const int64_t slot = num_slots - 1 - static_cast<int64_t>(blockIdx.x);
   const int64_t head = blockIdx.y;
   const int64_t kv_head = head / (args.num_heads / args.num_kv_heads);
-  const int64_t s = FindSlotSequence(args.query_start_loc, args.num_seqs, slot);
+  const int64_t s = FindTileSequence(args.query_start_loc, args.num_seqs, kRows, slot);
   const int64_t start = args.query_start_loc[s];
   const int64_t num_queries = args.query_start_loc[s + 1] - start;
   const int64_t row0 = (slot - (start / kRows + s)) * kRows;  // first row, in the sequence
