@@ -114,11 +114,11 @@ LlmEngine::LlmEngine(models::DecoderModel* model, const LlmEngineOptions& option
   runner_ = std::make_unique<StepRunner>(
       model_, &kv_,
       StepRunnerOptions{.use_graphs = options.decode_graphs,
-                        .max_graph_batch = options.max_num_seqs,
+                        .max_graph_batch = std::min(options.max_num_seqs, kMaxDecodeGraphBatch),
                         .max_blocks_per_seq = std::min(
                             num_kv_blocks, (max_len + options.block_size - 1) / options.block_size)});
   // Before the first request, so that no request waits for a recording.
-  runner_->RecordGraphs(options.max_num_seqs);
+  runner_->RecordGraphs(std::min(options.max_num_seqs, kMaxDecodeGraphBatch));
   gauges_.model = options.model_name;
   gauges_.num_kv_blocks = num_kv_blocks;
   gauges_.num_kv_blocks_free = num_kv_blocks;

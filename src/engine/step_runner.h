@@ -22,6 +22,10 @@
 
 namespace brisk::engine {
 
+// The largest decode batch the engines record a graph for: each graph keeps its own scratch
+// memory, and past a few hundred rows a step's kernels dwarf its launch cost anyway.
+inline constexpr int kMaxDecodeGraphBatch = 256;
+
 struct StepRunnerOptions {
   // Replay decode steps from recorded graphs where the backend can record them.
   bool use_graphs = true;

@@ -14,6 +14,7 @@
 #include <map>
 #include <tuple>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "backend/cuda/activation.cuh"
@@ -328,6 +329,8 @@ class CudaBackend final : public Backend {
   // Split-k partial sums and counters of the GEMV; grows to the largest need, never shrinks.
   Tensor gemv_workspace_;  // [gemv_workspace_bytes_ / 4] i32, raw bytes; zero-filled when made
   size_t gemv_workspace_bytes_ = 0;
+  // Workspaces outgrown since: recorded graphs may still use them (a few MiB at most).
+  std::vector<Tensor> retired_gemv_workspaces_;
   // Grows with each distinct bf16/f16 weight multiplied in f32; never shrinks.
   std::map<WeightKey, WidenedWeight> widened_weights_;
   // True inside Record.
@@ -449,10 +452,14 @@ void CudaBackend::RunGemv(const Tensor& x, const Tensor& w, const Tensor* bias, 
     BRISK_CHECK(!recording_) << "the GEMV workspace must not grow while recording a graph: run "
                                 "the same shapes once before recording";
     // Whole MiB, so that a few growing shapes do not reallocate at every step. Allocate
-    // zero-fills (the counters must start at zero); the old buffer is freed on the stream after
-    // the GEMVs queued on it.
+    // zero-fills (the counters must start at zero). The old buffer is kept, not freed: graphs
+    // recorded before this growth address it, and replay it (each GEMV leaves its counters at
+    // zero, so the buffers never need resetting).
     constexpr size_t kMiB = size_t{1} << 20;
     gemv_workspace_bytes_ = (needed + kMiB - 1) / kMiB * kMiB;
+    if (gemv_workspace_.raw() != nullptr) {
+      retired_gemv_workspaces_.push_back(std::move(gemv_workspace_));
+    }
     gemv_workspace_ =
         Allocate(DType::kI32, {static_cast<int64_t>(gemv_workspace_bytes_ / sizeof(int32_t))});
   }
