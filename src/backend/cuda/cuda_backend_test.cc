@@ -492,6 +492,42 @@ TEST_F(CudaBackendTest, GemvOnUnalignedViews) {
   }
 }
 
+// A recorded graph replays on whatever its buffers hold at replay time, and survives the
+// backend outgrowing the GEMV workspace it recorded (a later, larger GEMV): outgrown buffers
+// stay allocated, so memory handed out afterwards (filled with garbage here) is never the one
+// the graph's split-k partial sums and counters use.
+TEST_F(CudaBackendTest, RecordedGraphReplaysNewInputsAfterWorkspaceGrowth) {
+  const int64_t k = 512, n = 64;  // few rows of w: the GEMV splits k and uses its workspace
+  const Tensor w_host = RandomHalf(DType::kBF16, {n, k}, 110);
+  const Tensor w = cuda_->ToDevice(w_host);
+  Tensor x = cuda_->Allocate(DType::kF32, {1, k});
+  Tensor y = cuda_->Allocate(DType::kF32, {1, n});
+  cuda_->CopyToDevice(RandomF32({1, k}, -1.0f, 1.0f, 111), &x);
+  cuda_->MatMul(x, w, nullptr, &y);  // sizes the workspace for this shape
+  std::unique_ptr<OpGraph> graph = cuda_->Record([&] { cuda_->MatMul(x, w, nullptr, &y); });
+  ASSERT_NE(graph, nullptr);
+  ASSERT_TRUE(cuda_->CanRecord());
+  {
+    // 8 rows of 16384: the staged activations need many k-splits, whose partial sums need
+    // more than the first MiB of workspace.
+    const Tensor big_w = cuda_->ToDevice(RandomHalf(DType::kBF16, {4096, 16384}, 112));
+    const Tensor big_x = cuda_->ToDevice(RandomF32({8, 16384}, -1.0f, 1.0f, 113));
+    Tensor big_y = cuda_->Allocate(DType::kF32, {8, 4096});
+    cuda_->MatMul(big_x, big_w, nullptr, &big_y);
+  }
+  Tensor garbage_host = Tensor::Empty(DType::kI32, {int64_t{1} << 18});  // 1 MiB
+  std::fill_n(garbage_host.data<int32_t>(), garbage_host.numel(), 0x7f7f7f7f);
+  std::vector<Tensor> garbage;
+  for (int i = 0; i < 8; ++i) {
+    garbage.push_back(cuda_->AllocateScratch(DType::kI32, garbage_host.shape()));
+    cuda_->CopyToDevice(garbage_host, &garbage.back());
+  }
+  const Tensor x_new = RandomF32({1, k}, -1.0f, 1.0f, 114);
+  cuda_->CopyToDevice(x_new, &x);
+  graph->Replay();
+  EXPECT_TRUE(WithinReorderBound(cuda_->ToHost(y), x_new, w_host, nullptr, false));
+}
+
 // Attention at the head_dim limits (1 and 256), GQA, a window, and contexts longer than one
 // kernel tile, against the reference.
 TEST_F(CudaBackendTest, PagedAttentionAtHeadDimLimits) {
