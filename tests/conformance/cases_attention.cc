@@ -155,11 +155,8 @@ std::vector<OpCase> WriteKvCacheCases() {
         .make_inputs =
             [=] {
               std::mt19937 rng = RngFor(name);
-              std::vector<int32_t> slots(s.num_blocks * s.block_size);
-              std::iota(slots.begin(), slots.end(), 0);
-              std::shuffle(slots.begin(), slots.end(), rng);
-              slots.resize(s.num_tokens);
-              for (int64_t t = 0; t < s.num_skipped; ++t) slots[(t * 5) % s.num_tokens] = -1;
+              const std::vector<int32_t> slots = ScatteredSlots(
+                  s.num_blocks * s.block_size, s.num_tokens, s.num_skipped, 5, &rng);
               const tensor::Shape token_shape = {s.num_tokens, s.num_kv_heads, s.head_dim};
               const tensor::Shape cache_shape = {s.num_blocks, s.block_size, s.num_kv_heads,
                                                  s.head_dim};
@@ -167,12 +164,9 @@ std::vector<OpCase> WriteKvCacheCases() {
               Tensor v = RandomF32(token_shape, -1.0f, 1.0f, &rng);
               Tensor k_cache = RandomF32(cache_shape, -1.0f, 1.0f, &rng);
               Tensor v_cache = RandomF32(cache_shape, -1.0f, 1.0f, &rng);
-              const int64_t token_elems = s.num_kv_heads * s.head_dim;
-              for (int32_t slot : slots) {  // poison exactly the slots the op must write
-                if (slot < 0) continue;
-                std::fill_n(k_cache.data<float>() + slot * token_elems, token_elems, kNaN);
-                std::fill_n(v_cache.data<float>() + slot * token_elems, token_elems, kNaN);
-              }
+              // Poison exactly the slots the op must write.
+              PoisonSlots(slots, s.num_kv_heads * s.head_dim, &k_cache);
+              PoisonSlots(slots, s.num_kv_heads * s.head_dim, &v_cache);
               return std::vector<Tensor>{k, v, I32({s.num_tokens}, slots), k_cache, v_cache};
             },
         .run =

@@ -3,10 +3,7 @@
 // with and without the per-head q / k norms, and slots shuffled across the cache with some
 // tokens at -1. The cache slots the op must write start as NaN (so must q_out); the others
 // hold random values that must survive, so a write to a wrong or skipped slot fails.
-#include <algorithm>
 #include <cmath>
-#include <limits>
-#include <numeric>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -14,8 +11,6 @@
 
 namespace brisk::conformance {
 namespace {
-
-constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 
 // Which heads are RMS-normalized before the rotation.
 enum class QkNorm { kNone, kBoth, kQOnly, kKOnly };
@@ -70,21 +65,15 @@ std::vector<Tensor> MakeQkvInputs(const QkvShape& s, const std::string& name) {
   }
   // Distinct slots scattered over the whole cache; tokens 0, 3, 6, ... (mod num_tokens)
   // skipped, first to last of the batch.
-  std::vector<int32_t> slots(s.num_blocks * s.block_size);
-  std::iota(slots.begin(), slots.end(), 0);
-  std::shuffle(slots.begin(), slots.end(), rng);
-  slots.resize(s.num_tokens);
-  for (int64_t t = 0; t < s.num_skipped; ++t) slots[(t * 3) % s.num_tokens] = -1;
+  const std::vector<int32_t> slots =
+      ScatteredSlots(s.num_blocks * s.block_size, s.num_tokens, s.num_skipped, 3, &rng);
 
   const tensor::Shape cache_shape = {s.num_blocks, s.block_size, s.num_kv_heads, s.head_dim};
   Tensor k_cache = RandomF32(cache_shape, -1.0f, 1.0f, &rng);
   Tensor v_cache = RandomF32(cache_shape, -1.0f, 1.0f, &rng);
-  const int64_t token_elems = s.num_kv_heads * s.head_dim;
-  for (int32_t slot : slots) {  // poison exactly the slots the op must write
-    if (slot < 0) continue;
-    std::fill_n(k_cache.data<float>() + slot * token_elems, token_elems, kNaN);
-    std::fill_n(v_cache.data<float>() + slot * token_elems, token_elems, kNaN);
-  }
+  // Poison exactly the slots the op must write.
+  PoisonSlots(slots, s.num_kv_heads * s.head_dim, &k_cache);
+  PoisonSlots(slots, s.num_kv_heads * s.head_dim, &v_cache);
   Tensor q_norm = RandomF32({s.head_dim}, -1.5f, 1.5f, &rng);
   Tensor k_norm = RandomF32({s.head_dim}, -1.5f, 1.5f, &rng);
   return {qkv,     I32({s.num_tokens}, positions),

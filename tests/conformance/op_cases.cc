@@ -1,9 +1,11 @@
 // The case-generator registry and the helpers that case generators share.
 #include "tests/conformance/op_cases.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <numeric>
 
 namespace brisk::conformance {
 
@@ -85,6 +87,24 @@ Tensor Poisoned(const tensor::Shape& shape) {
   for (int64_t i = 0; i < t.numel(); ++i)
     t.data<float>()[i] = std::numeric_limits<float>::quiet_NaN();
   return t;
+}
+
+std::vector<int32_t> ScatteredSlots(int64_t num_slots, int64_t num_tokens, int64_t num_skipped,
+                                    int64_t skip_stride, std::mt19937* rng) {
+  std::vector<int32_t> slots(static_cast<size_t>(num_slots));
+  std::iota(slots.begin(), slots.end(), 0);
+  std::shuffle(slots.begin(), slots.end(), *rng);
+  slots.resize(static_cast<size_t>(num_tokens));
+  for (int64_t t = 0; t < num_skipped; ++t) slots[(t * skip_stride) % num_tokens] = -1;
+  return slots;
+}
+
+void PoisonSlots(const std::vector<int32_t>& slots, int64_t row_elems, Tensor* cache) {
+  for (int32_t slot : slots) {
+    if (slot < 0) continue;
+    std::fill_n(cache->data<float>() + slot * row_elems, row_elems,
+                std::numeric_limits<float>::quiet_NaN());
+  }
 }
 
 Tensor WeightToF32(const Tensor& w) {

@@ -89,6 +89,14 @@ Tensor I32(const tensor::Shape& shape, const std::vector<int32_t>& values);
 Tensor Clone(const Tensor& t);
 // A fresh host f32 tensor filled with NaN.
 Tensor Poisoned(const tensor::Shape& shape);
+// KV-cache slots for num_tokens tokens, distinct and scattered over all num_slots (a shuffle
+// drawn from rng), with tokens 0, skip_stride, 2·skip_stride, ... (mod num_tokens) set to -1
+// until num_skipped are.
+std::vector<int32_t> ScatteredSlots(int64_t num_slots, int64_t num_tokens, int64_t num_skipped,
+                                    int64_t skip_stride, std::mt19937* rng);
+// Sets to NaN the slot rows (row_elems floats each) of `cache` named by `slots`; -1 is skipped.
+// A cache poisoned where an op must write shows every write the op misses.
+void PoisonSlots(const std::vector<int32_t>& slots, int64_t row_elems, Tensor* cache);
 // f32 copy of a weight tensor (widening bf16/f16 exactly).
 Tensor WeightToF32(const Tensor& w);
 // "bf16" etc.
