@@ -8,8 +8,10 @@
 
 namespace brisk::backend::cuda {
 
-// Whether LaunchPrefillAttentionBf16 takes these arguments: head_dim 32, 64, 96 or 128 and
-// 16-byte aligned caches (it reads them 4 floats at a time).
+// Whether LaunchPrefillAttentionBf16 takes these arguments: head_dim 32, 64, 96 or 128,
+// 16-byte aligned caches (it copies them 16 bytes at a time), and a current device that grants
+// a block the kernel's shared memory (37 KB at head_dim 32 to 133 KB at 128; sm_80 and sm_90
+// grant all of them, sm_86 and sm_89 stop at head_dim 64). Queries the current device.
 bool PrefillAttentionBf16Supports(const PagedAttentionArgs& args);
 
 // Queues the attention of every row of a sequence with several query rows, as
