@@ -3,6 +3,7 @@
 #include <cstring>
 #include <utility>
 
+#include "backend/op_shapes.h"
 #include "base/check.h"
 
 namespace brisk::backend {
@@ -40,6 +41,31 @@ Tensor Backend::ConcatRowsToDevice(std::span<const Tensor> host_parts) {
   return ToDevice(all);
 }
 
+void Backend::FusedMatMul(const Tensor& x, const Tensor& w, const Tensor* bias,
+                          const FusedMatMulParams& params, Tensor* y) {
+  const MatMulDims d = CheckFusedMatMulShapes(x, w, bias, params, *y);
+  Tensor input = x;
+  switch (params.prologue) {
+    case MatMulPrologue::kNone:
+      break;
+    case MatMulPrologue::kRmsNorm:
+      input = AllocateScratch(DType::kF32, {d.m, d.k});
+      RmsNorm(x, *params.norm_weight, params.eps, &input);
+      break;
+    case MatMulPrologue::kSiluMul:
+      input = AllocateScratch(DType::kF32, {d.m, d.k});
+      SiluMul(x, &input);
+      break;
+  }
+  if (!params.accumulate) {
+    MatMul(input, w, bias, y);
+    return;
+  }
+  Tensor product = AllocateScratch(DType::kF32, {d.m, d.n});
+  MatMul(input, w, bias, &product);
+  Add(*y, product, y);
+}
+
 std::string_view OpName(OpId op) {
   switch (op) {
     case OpId::kEmbedding: return "embedding";
@@ -56,6 +82,7 @@ std::string_view OpName(OpId op) {
     case OpId::kEncoderAttention: return "encoder_attention";
     case OpId::kQkvRopeWriteKv: return "qkv_rope_write_kv";
     case OpId::kSampleTokens: return "sample_tokens";
+    case OpId::kFusedMatMul: return "fused_matmul";
   }
   return "?";
 }

@@ -40,12 +40,13 @@ enum class OpId {
   kEncoderAttention,
   kQkvRopeWriteKv,
   kSampleTokens,
+  kFusedMatMul,
 };
-inline constexpr std::array<OpId, 14> kAllOps = {
+inline constexpr std::array<OpId, 15> kAllOps = {
     OpId::kEmbedding,      OpId::kMatMul,         OpId::kRmsNorm,      OpId::kAddRmsNorm,
     OpId::kRope,           OpId::kSiluMul,        OpId::kAdd,          OpId::kWriteKvCache,
     OpId::kPagedAttention, OpId::kLayerNorm,      OpId::kGelu,         OpId::kEncoderAttention,
-    OpId::kQkvRopeWriteKv, OpId::kSampleTokens,
+    OpId::kQkvRopeWriteKv, OpId::kSampleTokens,   OpId::kFusedMatMul,
 };
 std::string_view OpName(OpId op);
 
@@ -69,6 +70,20 @@ struct AttentionMetadata {
 struct AttentionParams {
   float scale = 1.0f;       // usually 1/sqrt(head_dim)
   int sliding_window = 0;   // 0: full causal; W > 0: key k is visible iff pos - W < k <= pos
+};
+
+// What Backend::FusedMatMul applies to its input before the product.
+enum class MatMulPrologue {
+  kNone,     // x as given: [m, k]
+  kRmsNorm,  // RmsNorm(x, norm_weight, eps): x [m, k]
+  kSiluMul,  // SiluMul(x): x [m, 2k], gate columns then up columns
+};
+
+struct FusedMatMulParams {
+  MatMulPrologue prologue = MatMulPrologue::kNone;
+  const Tensor* norm_weight = nullptr;  // kRmsNorm: [k] f32
+  float eps = 0.0f;                     // kRmsNorm
+  bool accumulate = false;              // y += the product (y is read) instead of y = it
 };
 
 // A sequence of ops recorded once (Backend::Record) and run again on the same buffers, with
@@ -143,6 +158,16 @@ class Backend {
   // y = x · wᵀ (+ bias).
   // x: [m, k] f32; w: [n, k] f32/bf16/f16; bias: [n] f32 or nullptr; y: [m, n] f32
   virtual void MatMul(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor* y) = 0;
+
+  // A MatMul with the ops a decoder layer runs around its projections, in one op:
+  //   x' = the prologue of x (FusedMatMulParams), t = x' · wᵀ (+ bias), then y = t, or y += t
+  //   with params.accumulate (the residual stream's add).
+  // The same values as running RmsNorm / SiluMul, MatMul and Add one after another, up to the
+  // order of f32 sums; the default does exactly that. A backend overrides it where fusing saves
+  // launches and passes over memory (a decode step's few rows).
+  // x: [m, k] f32 ([m, 2k] for kSiluMul); w, bias as in MatMul; y: [m, n] f32, not aliasing x.
+  virtual void FusedMatMul(const Tensor& x, const Tensor& w, const Tensor* bias,
+                           const FusedMatMulParams& params, Tensor* y);
 
   // out = x / sqrt(mean(x², last dim) + eps) * weight. out may alias x.
   // x, out: [rows, dim] f32; weight: [dim] f32

@@ -44,6 +44,7 @@ bool SupportsFloatWeightOps(OpId op, DType weight_dtype) {
   switch (op) {
     case OpId::kEmbedding:
     case OpId::kMatMul:
+    case OpId::kFusedMatMul:
       return IsFloatWeightDType(weight_dtype);
     case OpId::kRmsNorm:
     case OpId::kAddRmsNorm:
@@ -89,6 +90,35 @@ MatMulDims CheckMatMulShapes(const Tensor& x, const Tensor& w, const Tensor* bia
     BRISK_CHECK(bias->rank() == 1 && bias->dim(0) == d.n)
         << "matmul bias " << ShapeToString(bias->shape());
   }
+  return d;
+}
+
+MatMulDims CheckFusedMatMulShapes(const Tensor& x, const Tensor& w, const Tensor* bias,
+                                  const FusedMatMulParams& params, const Tensor& y) {
+  CheckF32(x, "fused_matmul x");
+  CheckF32(y, "fused_matmul y");
+  CheckFloatWeight(w, "fused_matmul weight");
+  BRISK_CHECK(x.rank() == 2 && w.rank() == 2 && y.rank() == 2)
+      << "fused_matmul ranks: x " << ShapeToString(x.shape()) << " w " << ShapeToString(w.shape())
+      << " y " << ShapeToString(y.shape());
+  const int64_t input_cols = params.prologue == MatMulPrologue::kSiluMul ? 2 * w.dim(1) : w.dim(1);
+  BRISK_CHECK_EQ(x.dim(1), input_cols) << "fused_matmul x " << ShapeToString(x.shape())
+                                       << " for weight " << ShapeToString(w.shape());
+  MatMulDims d{.m = x.dim(0), .n = w.dim(0), .k = w.dim(1)};
+  BRISK_CHECK(y.dim(0) == d.m && y.dim(1) == d.n)
+      << "fused_matmul y " << ShapeToString(y.shape());
+  if (bias != nullptr) {
+    CheckF32(*bias, "fused_matmul bias");
+    BRISK_CHECK(bias->rank() == 1 && bias->dim(0) == d.n)
+        << "fused_matmul bias " << ShapeToString(bias->shape());
+  }
+  if (params.prologue == MatMulPrologue::kRmsNorm) {
+    BRISK_CHECK(params.norm_weight != nullptr) << "fused_matmul: kRmsNorm without a norm weight";
+    CheckF32(*params.norm_weight, "fused_matmul norm weight");
+    BRISK_CHECK(params.norm_weight->rank() == 1 && params.norm_weight->dim(0) == d.k)
+        << "fused_matmul norm weight " << ShapeToString(params.norm_weight->shape());
+  }
+  CheckNoOverlap(x, y, "fused_matmul x and y");
   return d;
 }
 

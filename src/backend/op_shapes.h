@@ -81,6 +81,11 @@ MatMulDims CheckMatMulShapes(const Tensor& x, const Tensor& w, const Tensor* bia
 // x, out: [rows, dim] f32; weight: [dim] f32
 RowDims CheckRmsNormShapes(const Tensor& x, const Tensor& weight, const Tensor& out);
 
+// As CheckMatMulShapes for the product, with x [m, k] ([m, 2k] for the kSiluMul prologue), the
+// kRmsNorm prologue's norm_weight [k] f32, and y not overlapping x. Returns {m, n, k}.
+MatMulDims CheckFusedMatMulShapes(const Tensor& x, const Tensor& w, const Tensor* bias,
+                                  const FusedMatMulParams& params, const Tensor& y);
+
 // a, b, out: the same shape of rank >= 1, f32. Returns {numel / last dim, last dim}
 // (rows 0 when the last dim is 0).
 RowDims CheckSameShapeF32(const Tensor& a, const Tensor& b, const Tensor& out);

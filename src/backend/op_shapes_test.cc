@@ -73,6 +73,17 @@ TEST(OpShapesDeathTest, MismatchesFailWithTheArgumentNamed) {
                "matmul inner dimension");
   EXPECT_DEATH(CheckMatMulShapes(F32({3, 5}), I32({7, 5}), nullptr, F32({3, 7})),
                "matmul weight dtype");
+  const Tensor norm = F32({5});
+  EXPECT_DEATH(CheckFusedMatMulShapes(F32({3, 5}), F32({7, 5}), nullptr,
+                                      {.prologue = MatMulPrologue::kSiluMul}, F32({3, 7})),
+               "fused_matmul x \\[3, 5\\] for weight \\[7, 5\\]");
+  EXPECT_DEATH(CheckFusedMatMulShapes(F32({3, 5}), F32({7, 5}), nullptr,
+                                      {.prologue = MatMulPrologue::kRmsNorm}, F32({3, 7})),
+               "kRmsNorm without a norm weight");
+  EXPECT_DEATH(CheckFusedMatMulShapes(F32({3, 4}), F32({7, 5}), nullptr,
+                                      {.prologue = MatMulPrologue::kRmsNorm, .norm_weight = &norm},
+                                      F32({3, 7})),
+               "fused_matmul x");
   EXPECT_DEATH(CheckSameShapeF32(F32({2, 3}), I32({2, 3}), F32({2, 3})), "b must be f32");
   EXPECT_DEATH(CheckRopeShapes(F32({4, 2, 16}), I32({4}), F32({32, 7})), "rope rotary_dim 7");
   EXPECT_DEATH(CheckWriteKvCacheShapes(F32({3, 2, 8}), F32({3, 2, 8}), I32({2}),
@@ -198,9 +209,10 @@ TEST(OpShapesDeathTest, SampleTokensMismatchesFailWithTheArgumentNamed) {
 namespace brisk::backend {
 namespace {
 
-TEST(SupportsFloatWeightOpsTest, MatMulAndEmbeddingTakeFloatWeightsTheRestF32) {
+TEST(SupportsFloatWeightOpsTest, MatMulsAndEmbeddingTakeFloatWeightsTheRestF32) {
   for (OpId op : kAllOps) {
-    const bool weighted = op == OpId::kMatMul || op == OpId::kEmbedding;
+    const bool weighted =
+        op == OpId::kMatMul || op == OpId::kFusedMatMul || op == OpId::kEmbedding;
     EXPECT_TRUE(SupportsFloatWeightOps(op, DType::kF32)) << OpName(op);
     EXPECT_EQ(SupportsFloatWeightOps(op, DType::kBF16), weighted) << OpName(op);
     EXPECT_EQ(SupportsFloatWeightOps(op, DType::kF16), weighted) << OpName(op);

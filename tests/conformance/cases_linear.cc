@@ -1,7 +1,10 @@
-// Conformance cases for the ops with weights: Embedding and MatMul, over every weight dtype.
-// MatMul shapes cover both CPU regimes (m <= 8 and larger), tails of every blocking (k not a
-// multiple of 32 or of the k block, n and m not multiples of the tile sizes), a long k, and
-// degenerate sizes of 1; decode-sized cases (m <= 8 at model shapes) cover the GPU's GEMV.
+// Conformance cases for the ops with weights: Embedding, MatMul and FusedMatMul, over every
+// weight dtype. MatMul shapes cover both CPU regimes (m <= 8 and larger), tails of every
+// blocking (k not a multiple of 32 or of the k block, n and m not multiples of the tile sizes),
+// a long k, and degenerate sizes of 1; decode-sized cases (m <= 8 at model shapes) cover the
+// GPU's GEMV. FusedMatMul runs each prologue with and without accumulation on the GEMV's shapes
+// and on GEMM-sized m.
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -36,6 +39,106 @@ Tensor NaiveMatMul(const Tensor& x, const Tensor& w_f32, const Tensor* bias) {
     }
   }
   return y;
+}
+
+// The FusedMatMul prologue of x, naively in f32: RmsNorm with one running sum of squares, or
+// silu(gate) · up.
+Tensor NaivePrologue(const Tensor& x, backend::MatMulPrologue prologue, const Tensor& norm,
+                     float eps) {
+  const int64_t m = x.dim(0);
+  switch (prologue) {
+    case backend::MatMulPrologue::kNone:
+      return x;
+    case backend::MatMulPrologue::kRmsNorm: {
+      const int64_t k = x.dim(1);
+      Tensor out = Tensor::Empty(DType::kF32, {m, k});
+      for (int64_t r = 0; r < m; ++r) {
+        const float* xr = x.data<float>() + r * k;
+        float sum_squares = 0.0f;
+        for (int64_t i = 0; i < k; ++i) sum_squares += xr[i] * xr[i];
+        const float inv_rms = 1.0f / std::sqrt(sum_squares / static_cast<float>(k) + eps);
+        for (int64_t i = 0; i < k; ++i) {
+          out.data<float>()[r * k + i] = xr[i] * inv_rms * norm.data<float>()[i];
+        }
+      }
+      return out;
+    }
+    case backend::MatMulPrologue::kSiluMul: {
+      const int64_t k = x.dim(1) / 2;
+      Tensor out = Tensor::Empty(DType::kF32, {m, k});
+      for (int64_t r = 0; r < m; ++r) {
+        for (int64_t i = 0; i < k; ++i) {
+          const float g = x.data<float>()[r * 2 * k + i];
+          const float u = x.data<float>()[r * 2 * k + k + i];
+          out.data<float>()[r * k + i] = g / (1.0f + std::exp(-g)) * u;
+        }
+      }
+      return out;
+    }
+  }
+  return x;
+}
+
+struct FusedShape {
+  int64_t m, n, k;
+  backend::MatMulPrologue prologue;
+  bool accumulate, bias;
+};
+
+std::string PrologueTag(backend::MatMulPrologue prologue) {
+  switch (prologue) {
+    case backend::MatMulPrologue::kNone: return "plain";
+    case backend::MatMulPrologue::kRmsNorm: return "norm";
+    case backend::MatMulPrologue::kSiluMul: return "silu";
+  }
+  return "?";
+}
+
+// One FusedMatMul case. Inputs: x ([m, k], or [m, 2k] for SiluMul), w [n, k] of `dtype`, bias
+// [n], the norm weight [k] and y's old value [m, n] (each used only when the case needs it).
+OpCase FusedMatMulCase(const FusedShape& s, DType dtype) {
+  const std::string name =
+      absl::StrCat("m", s.m, "_n", s.n, "_k", s.k, "_", DTypeTag(dtype), "_",
+                   PrologueTag(s.prologue), s.accumulate ? "_acc" : "", s.bias ? "_bias" : "");
+  const float eps = 1e-5f;
+  const int64_t x_cols = s.prologue == backend::MatMulPrologue::kSiluMul ? 2 * s.k : s.k;
+  return OpCase{
+      .op = OpId::kFusedMatMul,
+      .weight_dtype = dtype,
+      .name = name,
+      .checks = {Check::kReduction},
+      .make_inputs =
+          [=] {
+            std::mt19937 rng = RngFor(name);
+            return std::vector<Tensor>{RandomF32({s.m, x_cols}, -2.0f, 2.0f, &rng),
+                                       RandomWeight(dtype, {s.n, s.k}, &rng),
+                                       RandomF32({s.n}, -1.0f, 1.0f, &rng),
+                                       RandomF32({s.k}, -1.5f, 1.5f, &rng),
+                                       RandomF32({s.m, s.n}, -4.0f, 4.0f, &rng)};
+          },
+      .run =
+          [=](Backend& b, const DeviceIo& io, const std::vector<Tensor>& in) {
+            Tensor y = io.to_device(s.accumulate ? in[4] : Poisoned({s.m, s.n}));
+            Tensor bias = io.to_device(in[2]);
+            Tensor norm = io.to_device(in[3]);
+            b.FusedMatMul(io.to_device(in[0]), io.to_device(in[1]), s.bias ? &bias : nullptr,
+                          {.prologue = s.prologue,
+                           .norm_weight = &norm,
+                           .eps = eps,
+                           .accumulate = s.accumulate},
+                          &y);
+            return std::vector<Tensor>{io.to_host(y)};
+          },
+      .naive_f32 =
+          [=](const std::vector<Tensor>& in) {
+            Tensor y = NaiveMatMul(NaivePrologue(in[0], s.prologue, in[3], eps),
+                                   WeightToF32(in[1]), s.bias ? &in[2] : nullptr);
+            if (s.accumulate) {
+              for (int64_t i = 0; i < y.numel(); ++i) y.data<float>()[i] += in[4].data<float>()[i];
+            }
+            return std::vector<Tensor>{y};
+          },
+  };
 }
 
 // One MatMul case: y = x · wᵀ (+ bias) with x [m, k] f32, w [n, k] of `dtype`.
@@ -144,6 +247,35 @@ std::vector<OpCase> MatMulCases() {
       cases.push_back(MatMulCase({m, g.n, g.k, bias}, dtype));
       ++index;
     }
+  }
+  return cases;
+}
+
+std::vector<OpCase> FusedMatMulCases() {
+  using backend::MatMulPrologue;
+  constexpr MatMulPrologue kNorm = MatMulPrologue::kRmsNorm;
+  constexpr MatMulPrologue kSilu = MatMulPrologue::kSiluMul;
+  constexpr MatMulPrologue kPlain = MatMulPrologue::kNone;
+  // GEMV shapes (m <= 8: one k range, split k, several row blocks per GPU block, a short last k
+  // range, odd k for the scalar kernel), then GEMM-sized m; every prologue with and without
+  // accumulation, bias on about half.
+  const FusedShape shapes[] = {
+      {1, 13, 24, kNorm, false, true},      {1, 13, 24, kSilu, true, false},
+      {1, 13, 24, kPlain, true, true},      {2, 512, 2048, kNorm, false, false},
+      {1, 512, 2048, kSilu, true, true},    {1, 2048, 2048, kPlain, true, false},
+      {3, 2048, 2048, kNorm, false, true},  {8, 1024, 4104, kSilu, true, false},
+      {5, 1000, 4104, kNorm, true, true},   {1, 300, 4099, kNorm, false, false},
+      {2, 77, 129, kSilu, true, true},      {7, 77, 129, kNorm, true, false},
+      {1, 8192, 2048, kNorm, false, false}, {9, 64, 128, kNorm, false, true},
+      {9, 64, 128, kSilu, true, false},     {33, 100, 260, kPlain, true, true},
+      {17, 40, 257, kNorm, true, false},    {33, 100, 260, kSilu, false, true},
+  };
+  std::vector<OpCase> cases;
+  int index = 0;
+  for (const FusedShape& s : shapes) {
+    cases.push_back(FusedMatMulCase(s, index % 2 == 0 ? DType::kBF16 : DType::kF16));
+    if (s.m * s.n * s.k <= 100000) cases.push_back(FusedMatMulCase(s, DType::kF32));
+    ++index;
   }
   return cases;
 }

@@ -30,6 +30,7 @@ const std::vector<CaseGenerator>& CaseGenerators() {
       {OpId::kEncoderAttention, EncoderAttentionCases},
       {OpId::kQkvRopeWriteKv, QkvRopeWriteKvCases},
       {OpId::kSampleTokens, SampleTokensCases},
+      {OpId::kFusedMatMul, FusedMatMulCases},
   };
   return *generators;
 }

@@ -75,6 +75,7 @@ std::vector<OpCase> GeluCases();
 std::vector<OpCase> EncoderAttentionCases();
 std::vector<OpCase> SampleTokensCases();
 std::vector<OpCase> QkvRopeWriteKvCases();
+std::vector<OpCase> FusedMatMulCases();
 
 // ---- Helpers for case generators ----
 

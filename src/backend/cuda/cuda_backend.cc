@@ -48,6 +48,15 @@ using tensor::Shape;
 // workspace"); split-K and stream-K kernels need it for skinny shapes.
 constexpr size_t kGemmWorkspaceBytes = size_t{32} << 20;
 
+cuda::GemvPrologue GemvPrologueOf(MatMulPrologue prologue) {
+  switch (prologue) {
+    case MatMulPrologue::kNone: return cuda::GemvPrologue::kNone;
+    case MatMulPrologue::kRmsNorm: return cuda::GemvPrologue::kRmsNorm;
+    case MatMulPrologue::kSiluMul: return cuda::GemvPrologue::kSiluMul;
+  }
+  return cuda::GemvPrologue::kNone;
+}
+
 // Makes `device_index` the calling thread's current device for the scope, then restores the
 // previous one. Errors are ignored: deleters run this during process teardown too, when the
 // runtime may already be gone (the CUDA call that follows reports any real problem).
@@ -232,6 +241,8 @@ class CudaBackend final : public Backend {
 
   void Embedding(const Tensor& table, const Tensor& ids, Tensor* out) override;
   void MatMul(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor* y) override;
+  void FusedMatMul(const Tensor& x, const Tensor& w, const Tensor* bias,
+                   const FusedMatMulParams& params, Tensor* y) override;
   void RmsNorm(const Tensor& x, const Tensor& weight, float eps, Tensor* out) override;
   void AddRmsNorm(Tensor* residual, const Tensor& x, const Tensor& weight, float eps,
                   Tensor* out) override;
@@ -288,9 +299,21 @@ class CudaBackend final : public Backend {
     return Tensor::View(dtype, std::move(shape), data, std::move(owner), Device::kCuda);
   }
 
-  // y = x · wᵀ (+ bias) through the small-m GEMV. REQUIRES: UsesGemv(d, w.dtype()).
-  void RunGemv(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor* y,
-               const MatMulDims& d);
+  // A device buffer, zero-filled when made, that grows to the largest need and never shrinks.
+  struct GrowingWorkspace {
+    Tensor buffer;  // [bytes / 4] i32, raw bytes
+    size_t bytes = 0;
+    // Buffers outgrown since: recorded graphs may still use them (a few MiB at most).
+    std::vector<Tensor> retired;
+  };
+  // workspace->buffer, grown first to hold `bytes` if it is smaller. A graph must not be
+  // recorded with a call that grows it (our bug: the warm-up run of the same shapes sizes it).
+  void* Reserve(GrowingWorkspace* workspace, size_t bytes, const char* what);
+
+  // y (+)= prologue(x) · wᵀ (+ bias) through the small-m GEMV (FusedMatMul's contract).
+  // REQUIRES: UsesGemv(d, w.dtype()).
+  void RunGemv(const Tensor& x, const Tensor& w, const Tensor* bias,
+               const FusedMatMulParams& params, Tensor* y, const MatMulDims& d);
   // With f32 activations the alternative is cuBLASLt over f32 copies of the weights (twice the
   // bytes), so the GEMV wins at every m <= 8. Against cuBLASLt's bf16 x bf16 GEMM it wins at
   // m <= 2 and loses from m = 4 on (bench/kernels/cuda_gemv_bench on an H100, in
@@ -326,11 +349,9 @@ class CudaBackend final : public Backend {
   Tensor gemm_workspace_;  // [kGemmWorkspaceBytes / 4] i32, raw bytes for cuBLASLt
   cuda::LtGemm gemm_;
   cuda::Gemv gemv_;
-  // Split-k partial sums and counters of the GEMV; grows to the largest need, never shrinks.
-  Tensor gemv_workspace_;  // [gemv_workspace_bytes_ / 4] i32, raw bytes; zero-filled when made
-  size_t gemv_workspace_bytes_ = 0;
-  // Workspaces outgrown since: recorded graphs may still use them (a few MiB at most).
-  std::vector<Tensor> retired_gemv_workspaces_;
+  // Split partial results and arrival counters of the GEMV and of the decode attention.
+  GrowingWorkspace gemv_workspace_;
+  GrowingWorkspace attention_workspace_;
   // Grows with each distinct bf16/f16 weight multiplied in f32; never shrinks.
   std::map<WeightKey, WidenedWeight> widened_weights_;
   // True inside Record.
@@ -398,7 +419,7 @@ void CudaBackend::MatMul(const Tensor& x, const Tensor& w, const Tensor* bias, T
   MatMulDims d = cuda::CheckMatMulOnDevice(x, w, bias, *y);
   if (d.m == 0 || d.n == 0) return;
   if (UsesGemv(d, w.dtype())) {
-    RunGemv(x, w, bias, y, d);
+    RunGemv(x, w, bias, FusedMatMulParams{}, y, d);
     return;
   }
   if (d.k == 0) {  // empty sums: y = bias or 0
@@ -431,8 +452,20 @@ void CudaBackend::MatMul(const Tensor& x, const Tensor& w, const Tensor* bias, T
   }
 }
 
-void CudaBackend::RunGemv(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor* y,
-                          const MatMulDims& d) {
+void CudaBackend::FusedMatMul(const Tensor& x, const Tensor& w, const Tensor* bias,
+                              const FusedMatMulParams& params, Tensor* y) {
+  ScopedDevice guard(context_->device_index);
+  const MatMulDims d = cuda::CheckFusedMatMulOnDevice(x, w, bias, params, *y);
+  if (d.m == 0 || d.n == 0) return;
+  if (UsesGemv(d, w.dtype())) {
+    RunGemv(x, w, bias, params, y, d);
+    return;
+  }
+  Backend::FusedMatMul(x, w, bias, params, y);  // the ops one by one
+}
+
+void CudaBackend::RunGemv(const Tensor& x, const Tensor& w, const Tensor* bias,
+                          const FusedMatMulParams& params, Tensor* y, const MatMulDims& d) {
   // bf16 activations apply to bf16 weights only, as on the cuBLASLt path.
   const bool round_x = options_.activations == CudaBackendOptions::Activations::kBf16 &&
                        w.dtype() == DType::kBF16;
@@ -443,27 +476,35 @@ void CudaBackend::RunGemv(const Tensor& x, const Tensor& w, const Tensor* bias, 
       .y = y->data<float>(),
       .w_dtype = w.dtype(),
       .activations = round_x ? cuda::GemvActivations::kBf16 : cuda::GemvActivations::kF32,
+      .prologue = GemvPrologueOf(params.prologue),
+      .norm_weight = params.norm_weight != nullptr ? params.norm_weight->data<float>() : nullptr,
+      .eps = params.eps,
+      .accumulate = params.accumulate,
       .m = d.m,
       .n = d.n,
       .k = d.k,
   };
-  const size_t needed = gemv_.Plan(args).workspace_bytes;
-  if (needed > gemv_workspace_bytes_) {
-    BRISK_CHECK(!recording_) << "the GEMV workspace must not grow while recording a graph: run "
-                                "the same shapes once before recording";
+  void* workspace = Reserve(&gemv_workspace_, gemv_.Plan(args).workspace_bytes, "GEMV");
+  gemv_.Run(args, workspace, gemv_workspace_.bytes, stream());
+}
+
+void* CudaBackend::Reserve(GrowingWorkspace* workspace, size_t bytes, const char* what) {
+  if (bytes > workspace->bytes) {
+    BRISK_CHECK(!recording_) << "the " << what << " workspace must not grow while recording a "
+                             << "graph: run the same shapes once before recording";
     // Whole MiB, so that a few growing shapes do not reallocate at every step. Allocate
-    // zero-fills (the counters must start at zero). The old buffer is kept, not freed: graphs
-    // recorded before this growth address it, and replay it (each GEMV leaves its counters at
-    // zero, so the buffers never need resetting).
+    // zero-fills (the kernels' counters must start at zero). The old buffer is kept, not freed:
+    // graphs recorded before this growth address it, and replay it (each kernel leaves its
+    // counters at zero, so the buffers never need resetting).
     constexpr size_t kMiB = size_t{1} << 20;
-    gemv_workspace_bytes_ = (needed + kMiB - 1) / kMiB * kMiB;
-    if (gemv_workspace_.raw() != nullptr) {
-      retired_gemv_workspaces_.push_back(std::move(gemv_workspace_));
+    workspace->bytes = (bytes + kMiB - 1) / kMiB * kMiB;
+    if (workspace->buffer.raw() != nullptr) {
+      workspace->retired.push_back(std::move(workspace->buffer));
     }
-    gemv_workspace_ =
-        Allocate(DType::kI32, {static_cast<int64_t>(gemv_workspace_bytes_ / sizeof(int32_t))});
+    workspace->buffer =
+        Allocate(DType::kI32, {static_cast<int64_t>(workspace->bytes / sizeof(int32_t))});
   }
-  gemv_.Run(args, gemv_workspace_.raw(), gemv_workspace_bytes_, stream());
+  return workspace->buffer.raw();
 }
 
 void CudaBackend::RmsNorm(const Tensor& x, const Tensor& weight, float eps, Tensor* out) {
@@ -559,12 +600,8 @@ void CudaBackend::PagedAttention(const Tensor& q, const Tensor& k_cache, const T
   if (d.num_tokens == 0) return;
   // Decode rows (sequences with one query row), then the rest: disjoint rows, one stream.
   const cuda::DecodeAttentionPlan plan = cuda::PlanDecodeAttention(args, num_sms_);
-  Tensor workspace;  // split states, freed on the stream after the kernels that use them
-  if (plan.workspace_bytes > 0) {
-    workspace = AllocateUninitialized(
-        DType::kF32, {static_cast<int64_t>(plan.workspace_bytes / sizeof(float))});
-  }
-  cuda::LaunchDecodeAttention(args, plan, workspace.raw(), stream());
+  void* workspace = Reserve(&attention_workspace_, plan.workspace_bytes, "decode attention");
+  cuda::LaunchDecodeAttention(args, plan, workspace, stream());
   if (options_.activations == CudaBackendOptions::Activations::kBf16 &&
       cuda::PrefillAttentionBf16Supports(args)) {
     cuda::LaunchPrefillAttentionBf16(args, stream());

@@ -468,6 +468,89 @@ TEST(CudaGemvTest, Bf16ActivationsAreRounded) {
   EXPECT_TRUE(WithinReorderBound(RunMatMul(*bf16, x, w16, nullptr), x, w16, nullptr, false));
 }
 
+// The GEMV's fused prologues and accumulation against the same backend running the ops one by
+// one (Backend::FusedMatMul's default: RmsNorm / SiluMul, MatMul, Add), in both activation
+// modes, on the vectorized (k = 2048, split k) and scalar (k = 129) kernels. The two differ by
+// the order of f32 sums (bound: twice the reorder bound of the product, plus a bf16 ulp of the
+// largest term where a 1-ulp difference in the norm flips x's bf16 rounding, plus the rounding
+// of the accumulation).
+TEST(CudaGemvTest, FusedProloguesMatchTheOpsOneByOne) {
+  if (!HasDevice()) {
+    GTEST_SKIP() << kNoDeviceMessage;
+  }
+  using Activations = CudaBackendOptions::Activations;
+  using backend::MatMulPrologue;
+  struct Case {
+    int64_t m, n, k;
+  };
+  uint32_t seed = 300;
+  for (Activations activations : {Activations::kF32, Activations::kBf16}) {
+    std::unique_ptr<Backend> b = MakeCuda(activations, true);
+    ASSERT_NE(b, nullptr);
+    for (const Case& c : {Case{1, 512, 2048}, Case{2, 300, 2048}, Case{1, 77, 129}}) {
+      for (MatMulPrologue prologue : {MatMulPrologue::kRmsNorm, MatMulPrologue::kSiluMul}) {
+        for (bool accumulate : {false, true}) {
+          const int64_t x_cols = prologue == MatMulPrologue::kSiluMul ? 2 * c.k : c.k;
+          Tensor x = RandomF32({c.m, x_cols}, -2.0f, 2.0f, seed++);
+          Tensor w = RandomHalf(DType::kBF16, {c.n, c.k}, seed++);
+          Tensor bias = RandomF32({c.n}, -1.0f, 1.0f, seed++);
+          Tensor norm = RandomF32({c.k}, -1.5f, 1.5f, seed++);
+          Tensor y0 = RandomF32({c.m, c.n}, -4.0f, 4.0f, seed++);
+          const FusedMatMulParams params{.prologue = prologue,
+                                         .norm_weight = nullptr,
+                                         .eps = 1e-5f,
+                                         .accumulate = accumulate};
+          Tensor x_d = b->ToDevice(x), w_d = b->ToDevice(w), bias_d = b->ToDevice(bias);
+          Tensor norm_d = b->ToDevice(norm);
+          FusedMatMulParams with_norm = params;
+          with_norm.norm_weight = &norm_d;
+          Tensor fused = b->ToDevice(y0), one_by_one = b->ToDevice(y0);
+          b->FusedMatMul(x_d, w_d, &bias_d, with_norm, &fused);
+          b->Backend::FusedMatMul(x_d, w_d, &bias_d, with_norm, &one_by_one);
+          Tensor got = b->ToHost(fused), want = b->ToHost(one_by_one);
+          // The prologue's output on the host, for the bound.
+          std::vector<double> xp(c.m * c.k);
+          for (int64_t r = 0; r < c.m; ++r) {
+            double sum_squares = 0.0;
+            for (int64_t i = 0; i < c.k; ++i) {
+              const double v = x.data<float>()[r * x_cols + i];
+              sum_squares += v * v;
+            }
+            const double inv_rms = 1.0 / std::sqrt(sum_squares / c.k + 1e-5);
+            for (int64_t i = 0; i < c.k; ++i) {
+              const double g = x.data<float>()[r * x_cols + i];
+              xp[r * c.k + i] = prologue == MatMulPrologue::kRmsNorm
+                                    ? g * inv_rms * norm.data<float>()[i]
+                                    : g / (1.0 + std::exp(-g)) * x.data<float>()[r * x_cols + c.k + i];
+            }
+          }
+          const bool round_x = activations == Activations::kBf16;
+          for (int64_t r = 0; r < c.m; ++r) {
+            for (int64_t j = 0; j < c.n; ++j) {
+              double magnitude = std::fabs(bias.data<float>()[j]), largest = 0.0;
+              for (int64_t p = 0; p < c.k; ++p) {
+                const double term = std::fabs(xp[r * c.k + p] * WeightValue(w, j * c.k + p));
+                magnitude += term;
+                largest = std::max(largest, term);
+              }
+              const double old = accumulate ? std::fabs(y0.data<float>()[r * c.n + j]) : 0.0;
+              const double bound = 2.0 * (c.k + 2) * std::ldexp(1.0, -24) * magnitude +
+                                   (round_x ? std::ldexp(largest, -7) : 0.0) +
+                                   std::ldexp(old + magnitude, -22);
+              const double diff =
+                  std::fabs(got.data<float>()[r * c.n + j] - want.data<float>()[r * c.n + j]);
+              ASSERT_LE(diff, bound) << "m" << c.m << " n" << c.n << " k" << c.k << " prologue "
+                                     << static_cast<int>(prologue) << " accumulate "
+                                     << accumulate << " bf16 " << round_x << " at (" << r
+                                     << ", " << j << ")";
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 // Views at element offsets: x 4-byte aligned only (vectorized weights, activations staged one
 // float at a time), w 2-byte aligned only (the scalar kernel), y and bias offset by one.
 TEST_F(CudaBackendTest, GemvOnUnalignedViews) {

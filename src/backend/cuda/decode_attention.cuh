@@ -1,5 +1,6 @@
 // Attention of decode rows (sequences with one query row) over the paged KV cache, split along
-// the sequence: the part of Backend::PagedAttention that bounds a decode step. Host-side header.
+// the sequence: the part of Backend::PagedAttention that bounds a decode step. One kernel: the
+// block that finishes a row's splits last also merges them. Host-side header.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -10,25 +11,32 @@
 
 namespace brisk::backend::cuda {
 
-// How one launch is cut: the visible keys of every (sequence, KV head) are split into
-// num_splits contiguous ranges, one thread block each, whose partial softmax states a second
-// kernel merges (none when num_splits == 1).
+// How one launch is cut: the visible keys of every (sequence, KV head, chunk of its query
+// heads) are split into up to num_splits contiguous ranges, one thread block each. A row whose
+// context needs fewer splits than planned leaves the rest empty (those blocks exit at once).
 struct DecodeAttentionPlan {
   int num_splits = 1;
   int group_block = 1;   // query heads of one KV head per block
   int head_chunks = 1;   // blocks per KV head: ceil(group / group_block)
-  size_t workspace_bytes = 0;  // partial states, 0 when num_splits == 1
+  // The workspace is [counters | split states]; both sizes are 0 when num_splits == 1.
+  size_t counter_bytes = 0;    // arrival counters, a multiple of 256 bytes
+  size_t workspace_bytes = 0;  // counter_bytes + partial softmax states of the splits
 };
 
-// Depends only on the shapes, the device's multiprocessor count and args.max_context_len (an
-// upper bound of the keys per row when > 0), never on the metadata's contents, so it is stable
-// under graph replay for a fixed shape. REQUIRES: the REQUIRES of LaunchPagedAttention.
+// Depends only on the shapes, the sliding window, the device's multiprocessor count and
+// args.max_context_len (an upper bound of the keys per row when > 0), never on the metadata's
+// contents, so it is stable under graph replay for a fixed shape: aims at a few blocks per
+// multiprocessor over the whole grid, at least 32 keys per split.
+// REQUIRES: the REQUIRES of LaunchPagedAttention.
 DecodeAttentionPlan PlanDecodeAttention(const PagedAttentionArgs& args, int num_sms);
 
 // Queues the attention of every sequence with exactly one query row (rows of other sequences
-// are left untouched). `workspace`: plan.workspace_bytes of device memory, 16-byte aligned (may
-// be null when that is 0). REQUIRES: as for LaunchPagedAttention; plan from PlanDecodeAttention
-// for the same args.
+// are left untouched); results are f32 and do not depend on the order blocks run in.
+// `workspace`: plan.workspace_bytes of device memory, 16-byte aligned (may be null when that is
+// 0), whose first plan.counter_bytes must be zero the first time it is passed: every launch
+// leaves them zero again, so one zero-filled workspace can be reused by later launches and
+// graph replays (launches that share a workspace must not overlap in time).
+// REQUIRES: as for LaunchPagedAttention; plan from PlanDecodeAttention for the same args.
 void LaunchDecodeAttention(const PagedAttentionArgs& args, const DecodeAttentionPlan& plan,
                            void* workspace, cudaStream_t stream);
 

@@ -27,6 +27,16 @@ MatMulDims CheckMatMulOnDevice(const Tensor& x, const Tensor& w, const Tensor* b
   return CheckMatMulShapes(x, w, bias, y);
 }
 
+MatMulDims CheckFusedMatMulOnDevice(const Tensor& x, const Tensor& w, const Tensor* bias,
+                                    const FusedMatMulParams& params, const Tensor& y) {
+  CheckOnDevice(x, "fused_matmul x");
+  CheckOnDevice(y, "fused_matmul y");
+  CheckOnDevice(w, "fused_matmul weight");
+  if (bias != nullptr) CheckOnDevice(*bias, "fused_matmul bias");
+  if (params.norm_weight != nullptr) CheckOnDevice(*params.norm_weight, "fused_matmul norm weight");
+  return CheckFusedMatMulShapes(x, w, bias, params, y);
+}
+
 RowDims CheckRmsNormOnDevice(const Tensor& x, const Tensor& weight, const Tensor& out) {
   CheckOnDevice(x, "rms_norm x");
   CheckOnDevice(weight, "rms_norm weight");

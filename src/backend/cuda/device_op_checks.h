@@ -18,6 +18,8 @@ void CheckOnDevice(const Tensor& t, const char* what);
 RowDims CheckEmbeddingOnDevice(const Tensor& table, const Tensor& ids, const Tensor& out);
 MatMulDims CheckMatMulOnDevice(const Tensor& x, const Tensor& w, const Tensor* bias,
                                const Tensor& y);
+MatMulDims CheckFusedMatMulOnDevice(const Tensor& x, const Tensor& w, const Tensor* bias,
+                                    const FusedMatMulParams& params, const Tensor& y);
 RowDims CheckRmsNormOnDevice(const Tensor& x, const Tensor& weight, const Tensor& out);
 // The arguments are named "a", "b" and "out" in messages (as in CheckSameShapeF32).
 RowDims CheckSameShapeF32OnDevice(const Tensor& a, const Tensor& b, const Tensor& out);

@@ -18,6 +18,12 @@
 // finished last), adds the bias, writes y and resets the counter.
 //
 // Scalar kernel (any alignment and k): one warp per row of w, x read through the caches.
+//
+// Fused prologue and epilogue (Backend::FusedMatMul): with kRmsNorm every block first sums the
+// squares of its rows of x in full (a few KiB from L2, beside the MiBs of weights it streams)
+// and scales x as it stages it; with kSiluMul it stages silu(gate) · up from the two halves of
+// x; with accumulate the final write adds y's old value. Both kernels request their first
+// weights, then wait for the previous kernel (programmatic dependent launch), then read x.
 #include "backend/cuda/gemv.cuh"
 
 #include <cuda_bf16.h>
@@ -56,10 +62,15 @@ constexpr int64_t MaxVectorsPerSplit(int64_t m) {
 int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 struct KernelParams {
-  const float* x;           // [m, k]
+  const float* x;           // [m, x_stride]
   const void* w;            // [n, k]
   const float* bias;        // [n] or nullptr
   float* y;                 // [m, n]
+  const float* norm_weight; // [k] with kRmsNorm
+  int64_t x_stride;         // elements per row of x: k, or 2k with kSiluMul
+  float eps;
+  GemvPrologue prologue;
+  bool accumulate;
   float* partials;          // [num_splits, m, n] when num_splits > 1
   unsigned* counters;       // [grid_x] when num_splits > 1
   int64_t n;
@@ -67,8 +78,96 @@ struct KernelParams {
   int64_t num_row_blocks;
   int vectors_per_split;
   int num_splits;
-  bool x_aligned;           // x is 16-byte aligned (with k % 8 == 0, so is every row)
+  bool x_aligned;           // x (and norm_weight) 16-byte aligned: with k % 8 == 0 so is every row
 };
+
+// silu(g) · u, as the SiluMul kernel computes it (activation.cu).
+__device__ inline float SiluTimes(float g, float u) { return g / (1.0f + expf(-g)) * u; }
+
+// Element e of row r of the prologue's output; inv_rms[r] is the row's scale with kRmsNorm.
+__device__ inline float PrologueValue(const KernelParams& p, int64_t r, int64_t e,
+                                      const float* inv_rms) {
+  const float* row = p.x + r * p.x_stride;
+  switch (p.prologue) {
+    case GemvPrologue::kNone: break;
+    case GemvPrologue::kRmsNorm: return row[e] * inv_rms[r] * p.norm_weight[e];
+    case GemvPrologue::kSiluMul: return SiluTimes(row[e], row[p.k + e]);
+  }
+  return row[e];
+}
+
+// The prologue's output at elements [e, e + 4) of row r, from 16-byte loads.
+__device__ inline float4 PrologueVector(const KernelParams& p, int64_t r, int64_t e,
+                                        const float* inv_rms) {
+  const float* row = p.x + r * p.x_stride;
+  const float4 v = *reinterpret_cast<const float4*>(row + e);
+  switch (p.prologue) {
+    case GemvPrologue::kNone: break;
+    case GemvPrologue::kRmsNorm: {
+      const float a = inv_rms[r];
+      const float4 w = *reinterpret_cast<const float4*>(p.norm_weight + e);
+      return make_float4(v.x * a * w.x, v.y * a * w.y, v.z * a * w.z, v.w * a * w.w);
+    }
+    case GemvPrologue::kSiluMul: {
+      const float4 u = *reinterpret_cast<const float4*>(row + p.k + e);
+      return make_float4(SiluTimes(v.x, u.x), SiluTimes(v.y, u.y), SiluTimes(v.z, u.z),
+                         SiluTimes(v.w, u.w));
+    }
+  }
+  return v;
+}
+
+// With kRmsNorm: inv_rms[r] = 1 / sqrt(mean(x[r]²) + eps) for the M rows, summed by the whole
+// block (inv_rms in shared memory, visible to every thread on return). Otherwise nothing.
+// Every thread of the block calls it.
+template <int M, int kThreadsPerBlock>
+__device__ void ComputeInverseRms(const KernelParams& p, float* inv_rms) {
+  if (p.prologue != GemvPrologue::kRmsNorm) return;
+  constexpr int kBlockWarps = kThreadsPerBlock / kWarpSize;
+  __shared__ float warp_sums[kBlockWarps][M];
+  float sums[M];
+#pragma unroll
+  for (int r = 0; r < M; ++r) sums[r] = 0.0f;
+  if (p.x_aligned) {
+    for (int64_t i = threadIdx.x; i < p.k / 4; i += kThreadsPerBlock) {
+#pragma unroll
+      for (int r = 0; r < M; ++r) {
+        const float4 v = *reinterpret_cast<const float4*>(p.x + r * p.x_stride + 4 * i);
+        sums[r] += v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
+      }
+    }
+  } else {
+    for (int64_t i = threadIdx.x; i < p.k; i += kThreadsPerBlock) {
+#pragma unroll
+      for (int r = 0; r < M; ++r) {
+        const float v = p.x[r * p.x_stride + i];
+        sums[r] += v * v;
+      }
+    }
+  }
+  const int lane = threadIdx.x % kWarpSize;
+  const int warp = threadIdx.x / kWarpSize;
+#pragma unroll
+  for (int r = 0; r < M; ++r) {
+    const float total = WarpSum(sums[r]);
+    if (lane == 0) warp_sums[warp][r] = total;
+  }
+  __syncthreads();
+  if (threadIdx.x < M) {
+    float total = 0.0f;
+    for (int w = 0; w < kBlockWarps; ++w) total += warp_sums[w][threadIdx.x];
+    inv_rms[threadIdx.x] = InverseRms(total, p.k, p.eps);
+  }
+  __syncthreads();
+}
+
+// y[r, row] = sum + bias[row], plus y's old value with accumulate.
+__device__ inline void StoreOutput(const KernelParams& p, int64_t r, int64_t row, float sum) {
+  float value = sum + (p.bias != nullptr ? p.bias[row] : 0.0f);
+  float* out = p.y + r * p.n + row;
+  if (p.accumulate) value = *out + value;
+  *out = value;
+}
 
 template <bool kRoundX>
 __device__ inline float ActivationValue(float v) {
@@ -110,9 +209,11 @@ __device__ inline void Unpack(const uint4& raw, __half, float (&out)[8]) {
   }
 }
 
-// Copies x[:, vectors [v_begin, v_begin + nv)] into xs ([M][2][vps] float4, see the top).
+// Copies the prologue's output at x[:, vectors [v_begin, v_begin + nv)] into xs ([M][2][vps]
+// float4, see the top).
 template <int M, bool kRoundX>
-__device__ void StageActivations(const KernelParams& p, int64_t v_begin, int nv, float4* xs) {
+__device__ void StageActivations(const KernelParams& p, int64_t v_begin, int nv, float4* xs,
+                                 const float* inv_rms) {
   const int vps = p.vectors_per_split;
   if (p.x_aligned) {
     const int items = M * nv * 2;  // float4 pieces, in global order
@@ -121,8 +222,7 @@ __device__ void StageActivations(const KernelParams& p, int64_t v_begin, int nv,
       const int rem = idx - r * 2 * nv;
       const int v = rem >> 1;
       const int half = rem & 1;
-      float4 val = *reinterpret_cast<const float4*>(p.x + r * p.k + (v_begin + v) * kVectorElems +
-                                                    half * 4);
+      float4 val = PrologueVector(p, r, (v_begin + v) * kVectorElems + half * 4, inv_rms);
       val.x = ActivationValue<kRoundX>(val.x);
       val.y = ActivationValue<kRoundX>(val.y);
       val.z = ActivationValue<kRoundX>(val.z);
@@ -138,7 +238,7 @@ __device__ void StageActivations(const KernelParams& p, int64_t v_begin, int nv,
       const int e = idx - r * per_row;
       const int v = e >> 3;
       const int c = e & 7;
-      const float val = p.x[r * p.k + v_begin * kVectorElems + e];
+      const float val = PrologueValue(p, r, v_begin * kVectorElems + e, inv_rms);
       xs_floats[((r * 2 + (c >> 2)) * vps + v) * 4 + (c & 3)] = ActivationValue<kRoundX>(val);
     }
   }
@@ -248,7 +348,7 @@ __device__ void ReduceSplits(const KernelParams& p, int64_t rows_per_block) {
       if (row >= p.n) continue;
       float sum = 0.0f;
       for (int s = 0; s < p.num_splits; ++s) sum += __ldcg(p.partials + (s * M + r) * p.n + row);
-      p.y[r * p.n + row] = sum + (p.bias != nullptr ? p.bias[row] : 0.0f);
+      StoreOutput(p, r, row, sum);
     }
   }
   if (threadIdx.x == 0) p.counters[blockIdx.x] = 0;
@@ -271,10 +371,15 @@ __global__ void __launch_bounds__(kThreads, 2) GemvVectorKernel(KernelParams p) 
   const int64_t remaining = p.k / kVectorElems - v_begin;
   const int nv = static_cast<int>(remaining < vps ? remaining : vps);
 
-  // The first weights are requested before x is staged, so the two latencies overlap.
+  // The first weights are requested before waiting for the kernel that writes x, so they stream
+  // in while it finishes (weights are never written by kernels).
   uint4 raw[U][R];
   LoadWeights<R, U>(p, (blockIdx.x * kWarps + warp) * int64_t{R}, v_begin, lane, nv, raw);
-  StageActivations<M, kRoundX>(p, v_begin, nv, xs);
+  WaitForPrerequisites();
+  LetDependentsLaunch();
+  __shared__ float inv_rms[M];
+  ComputeInverseRms<M, kThreads>(p, inv_rms);
+  StageActivations<M, kRoundX>(p, v_begin, nv, xs, inv_rms);
   __syncthreads();
 
   for (int64_t rb = blockIdx.x; rb < p.num_row_blocks; rb += gridDim.x) {
@@ -300,7 +405,7 @@ __global__ void __launch_bounds__(kThreads, 2) GemvVectorKernel(KernelParams p) 
     if (lane % kLanesPerValue == 0 && j < R * M && row < p.n) {
       const int64_t r = j % M;
       if (p.num_splits == 1) {
-        p.y[r * p.n + row] = sums[0] + (p.bias != nullptr ? p.bias[row] : 0.0f);
+        StoreOutput(p, r, row, sums[0]);
       } else {
         p.partials[(blockIdx.y * M + r) * p.n + row] = sums[0];
       }
@@ -312,6 +417,10 @@ __global__ void __launch_bounds__(kThreads, 2) GemvVectorKernel(KernelParams p) 
 // grid: [ceil(n / kWarps)]; block: kThreads. One warp per row of w.
 template <typename W, int M, bool kRoundX>
 __global__ void __launch_bounds__(kThreads) GemvScalarKernel(KernelParams p) {
+  WaitForPrerequisites();
+  LetDependentsLaunch();
+  __shared__ float inv_rms[M];
+  ComputeInverseRms<M, kThreads>(p, inv_rms);  // before any thread leaves: it synchronizes
   const int lane = threadIdx.x % kWarpSize;
   const int64_t row = static_cast<int64_t>(blockIdx.x) * kWarps + threadIdx.x / kWarpSize;
   if (row >= p.n) return;
@@ -324,13 +433,13 @@ __global__ void __launch_bounds__(kThreads) GemvScalarKernel(KernelParams p) {
     const float weight = ToF32(w_row[e]);
 #pragma unroll
     for (int r = 0; r < M; ++r) {
-      acc[r] = fmaf(weight, ActivationValue<kRoundX>(p.x[r * p.k + e]), acc[r]);
+      acc[r] = fmaf(weight, ActivationValue<kRoundX>(PrologueValue(p, r, e, inv_rms)), acc[r]);
     }
   }
 #pragma unroll
   for (int r = 0; r < M; ++r) {
     acc[r] = WarpSum(acc[r]);
-    if (lane == r) p.y[r * p.n + row] = acc[r] + (p.bias != nullptr ? p.bias[row] : 0.0f);
+    if (lane == r) StoreOutput(p, r, row, acc[r]);
   }
 }
 
@@ -482,11 +591,18 @@ void Gemv::Run(const GemvArgs& args, void* workspace, size_t workspace_bytes,
               (workspace != nullptr && workspace_bytes >= plan.workspace_bytes))
       << "gemv workspace of " << workspace_bytes << " bytes, needs " << plan.workspace_bytes;
   BRISK_CHECK(reinterpret_cast<uintptr_t>(workspace) % 16 == 0) << "gemv workspace alignment";
+  const int64_t x_stride = args.prologue == GemvPrologue::kSiluMul ? 2 * args.k : args.k;
+  const auto aligned = [](const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 == 0; };
   KernelParams params{
       .x = args.x,
       .w = args.w,
       .bias = args.bias,
       .y = args.y,
+      .norm_weight = args.norm_weight,
+      .x_stride = x_stride,
+      .eps = args.eps,
+      .prologue = args.prologue,
+      .accumulate = args.accumulate,
       .partials = plan.num_splits > 1
                       ? reinterpret_cast<float*>(static_cast<char*>(workspace) + kCounterBytes)
                       : nullptr,
@@ -496,12 +612,23 @@ void Gemv::Run(const GemvArgs& args, void* workspace, size_t workspace_bytes,
       .num_row_blocks = plan.num_row_blocks,
       .vectors_per_split = static_cast<int>(plan.vectors_per_split),
       .num_splits = static_cast<int>(plan.num_splits),
-      .x_aligned = reinterpret_cast<uintptr_t>(args.x) % 16 == 0,
+      .x_aligned = aligned(args.x) && x_stride % 4 == 0 &&
+                   (args.prologue != GemvPrologue::kRmsNorm || aligned(args.norm_weight)),
   };
+  BRISK_CHECK(args.prologue != GemvPrologue::kRmsNorm || args.norm_weight != nullptr)
+      << "gemv: kRmsNorm without a norm weight";
   const KernelFn kernel = SelectKernel(args.w_dtype, args.activations, args.m, plan.vectorized);
-  const dim3 grid(static_cast<unsigned>(plan.grid_x), static_cast<unsigned>(plan.num_splits));
-  kernel<<<grid, kThreads, plan.shared_bytes, stream>>>(params);
-  BRISK_CUDA_CHECK(cudaGetLastError());
+  cudaLaunchConfig_t config = {};
+  config.gridDim = dim3(static_cast<unsigned>(plan.grid_x), static_cast<unsigned>(plan.num_splits));
+  config.blockDim = dim3(kThreads);
+  config.dynamicSmemBytes = plan.shared_bytes;
+  config.stream = stream;
+  cudaLaunchAttribute attribute = {};
+  attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attribute.val.programmaticStreamSerializationAllowed = dependent_launch_ ? 1 : 0;
+  config.attrs = &attribute;
+  config.numAttrs = 1;
+  BRISK_CUDA_CHECK(cudaLaunchKernelEx(&config, kernel, params));
 }
 
 }  // namespace brisk::backend::cuda

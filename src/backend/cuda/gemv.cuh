@@ -4,6 +4,11 @@
 // weight with 16-byte loads, several in flight per thread, against activations staged in shared
 // memory, and split k across blocks when n alone cannot fill the GPU. Results are
 // deterministic: partial sums over k are reduced in a fixed order, with no float atomics.
+// The ops around a decoder's projections ride along (Backend::FusedMatMul): x may be
+// RMS-normalized or SwiGLU-combined as it is staged, and y may be accumulated into.
+// Launches use programmatic dependent launch: a GEMV's blocks may start while the previous
+// kernel on the stream finishes, and request their first weights (which no kernel writes)
+// before waiting for it.
 // Host-side header (no kernel syntax): included by the backend and by benchmarks.
 #pragma once
 
@@ -29,13 +34,24 @@ enum class GemvActivations {
           // order of the f32 additions
 };
 
+// What is applied to x as it is staged (Backend::FusedMatMul's prologues).
+enum class GemvPrologue {
+  kNone,     // x: [m, k]
+  kRmsNorm,  // x / sqrt(mean(x²) + eps) · norm_weight, per row; x: [m, k]
+  kSiluMul,  // silu(gate) · up with gate = x[:, :k], up = x[:, k:]; x: [m, 2k]
+};
+
 struct GemvArgs {
-  const float* x = nullptr;     // [m, k] f32 device, 4-byte aligned
+  const float* x = nullptr;     // [m, k] ([m, 2k] for kSiluMul) f32 device, 4-byte aligned
   const void* w = nullptr;      // [n, k] bf16/f16 device, 2-byte aligned
   const float* bias = nullptr;  // [n] f32 device, or nullptr
   float* y = nullptr;           // [m, n] f32 device
   tensor::DType w_dtype = tensor::DType::kBF16;
   GemvActivations activations = GemvActivations::kF32;
+  GemvPrologue prologue = GemvPrologue::kNone;
+  const float* norm_weight = nullptr;  // kRmsNorm: [k] f32 device
+  float eps = 0.0f;                    // kRmsNorm
+  bool accumulate = false;             // y += x · wᵀ (+ bias) instead of y = ...
   int64_t m = 0;
   int64_t n = 0;
   int64_t k = 0;
@@ -66,7 +82,7 @@ class Gemv {
   // REQUIRES: Init succeeded; 1 <= m <= kMaxGemvRows; n, k >= 1; w_dtype bf16 or f16.
   GemvPlan Plan(const GemvArgs& args) const;
 
-  // Queues y = x · wᵀ (+ bias) on `stream`. `workspace` holds Plan(args).workspace_bytes or
+  // Queues y = x · wᵀ (+ bias) (or y += ..., with the prologue applied to x) on `stream`. `workspace` holds Plan(args).workspace_bytes or
   // more bytes of 16-byte aligned device memory (may be null when that is 0) that nothing else
   // uses while the call runs; its first kCounterBytes must be zero when it is first given to
   // Run, and every call leaves them zero again (so a new, larger workspace must be zero-filled).
@@ -77,11 +93,16 @@ class Gemv {
   // Bytes at the start of every workspace holding one arrival counter per block column.
   static constexpr size_t kCounterBytes = 16 * 1024;
 
+  // Whether launches let the GEMV start before the previous kernel on the stream finishes
+  // (programmatic dependent launch; the kernel waits for it before reading x). Default true.
+  void set_dependent_launch(bool on) { dependent_launch_ = on; }
+
  private:
   // Resident blocks per multiprocessor of each vectorized kernel, by [dtype][activations][m-1]
   // (dtype 0 bf16, 1 f16; activations 0 f32, 1 bf16).
   std::array<std::array<std::array<int, kMaxGemvRows>, 2>, 2> blocks_per_sm_{};
   int num_sms_ = 0;
+  bool dependent_launch_ = true;
 };
 
 }  // namespace brisk::backend::cuda

@@ -55,6 +55,32 @@ __device__ inline float BlockSum(float value) {
   return total;
 }
 
+// 1 / sqrt(sum_squares / dim + eps), computed in double and rounded once to f32: the scale of
+// every RMSNorm kernel, so that they agree up to the order of their sums of squares.
+__device__ inline float InverseRms(float sum_squares, int64_t dim, float eps) {
+  return static_cast<float>(
+      1.0 / sqrt(static_cast<double>(sum_squares) / static_cast<double>(dim) +
+                 static_cast<double>(eps)));
+}
+
+// Programmatic dependent launch (sm_90 and later; no-ops before): a kernel launched with the
+// programmatic-serialization attribute may start before the previous kernel on its stream has
+// finished. It must call WaitForPrerequisites, in every thread that goes on to read what earlier
+// kernels wrote or to write anything they may still read, before doing so: the call returns once
+// those kernels have finished and their writes are visible. LetDependentsLaunch tells the GPU
+// that the next such kernel may start launching once every block of this one has called it (or
+// exited); it changes when work starts, never what it sees.
+__device__ inline void WaitForPrerequisites() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+__device__ inline void LetDependentsLaunch() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+
 }  // namespace brisk::backend::cuda
 
 // Device-side invariant check: prints one line with the kernel's message (`format` must be a

@@ -18,12 +18,6 @@ namespace {
 // few enough that small hidden sizes do not leave most of the block idle.
 constexpr int kMaxThreads = 256;
 
-// 1 / sqrt(sum_squares / hidden + eps), computed in double and rounded once to f32.
-__device__ float InverseRms(float sum_squares, int hidden, float eps) {
-  return static_cast<float>(
-      1.0 / sqrt(static_cast<double>(sum_squares) / hidden + static_cast<double>(eps)));
-}
-
 // Rows of hidden % 4 == 0 up to kVecThreads * 4 * kMaxVecPerThread elements take the
 // vectorized kernels below: each thread loads its kVec float4s of the row once, keeps them in
 // registers across the block sum, and scales them: a decode step's few rows then cost one

@@ -16,13 +16,6 @@ namespace {
 // step of a 32 + 8 + 8-head model 12 blocks; prefill has a block row per token anyway.
 constexpr int kWarpsPerBlock = 4;
 
-// 1 / sqrt(sum_squares / head_dim + eps), computed in double and rounded once to f32 (as the
-// RmsNorm kernel, norm.cu).
-__device__ float InverseRms(float sum_squares, int64_t head_dim, float eps) {
-  const double mean_square = static_cast<double>(sum_squares) / static_cast<double>(head_dim);
-  return static_cast<float>(1.0 / sqrt(mean_square + static_cast<double>(eps)));
-}
-
 // grid: x = token, y = group of kWarpsPerBlock heads of the token's qkv row;
 // block: kWarpsPerBlock warps, warp w handles head blockIdx.y * kWarpsPerBlock + w.
 __global__ void __launch_bounds__(kWarpsPerBlock * kWarpSize)

@@ -53,7 +53,7 @@ class WeightReader {
                                        std::span<const int64_t> rows, int64_t cols) {
     std::vector<Tensor> parts;
     for (size_t i = 0; i < names.size(); ++i) {
-      BRISK_ASSIGN_OR_RETURN(Tensor t, HostMatrix(names[i], rows[i], cols, OpId::kMatMul));
+      BRISK_ASSIGN_OR_RETURN(Tensor t, HostMatrix(names[i], rows[i], cols, OpId::kFusedMatMul));
       if (!parts.empty() && t.dtype() != parts[0].dtype()) {
         return absl::UnimplementedError(absl::StrCat(
             checkpoint_.dir(), ": tensors '", names[0], "' and '", names[i],
@@ -135,12 +135,14 @@ class LlamaFamilyModel final : public DecoderModel {
 
  private:
   absl::Status LoadLayer(WeightReader& reader, int layer_idx);
-  // x @ wᵀ + bias into a new [rows, w.dim(0)] scratch tensor.
-  Tensor Linear(const Tensor& x, const Tensor& w, const std::optional<Tensor>& bias);
-  // Attention block of one layer: h [T, hidden] -> o [T, hidden].
-  Tensor Attention(const LayerWeights& w, int layer_idx, const Tensor& h,
-                   const ForwardInputs& inputs, KvCache& kv);
-  Tensor Mlp(const LayerWeights& w, const Tensor& h);
+  // RmsNorm(x, norm) @ wᵀ + bias into a new [rows, w.dim(0)] scratch tensor.
+  Tensor NormLinear(const Tensor& x, const Tensor& norm, const Tensor& w,
+                    const std::optional<Tensor>& bias);
+  // Attention block of one layer: residual [T, hidden] += o_proj(attention(norm(residual))).
+  void Attention(const LayerWeights& w, int layer_idx, const ForwardInputs& inputs, KvCache& kv,
+                 Tensor* residual);
+  // MLP block: residual += down(silu(gate) * up) of norm(residual).
+  void Mlp(const LayerWeights& w, Tensor* residual);
 
   // Constant after Load.
   loader::DecoderConfig config_;
@@ -170,7 +172,7 @@ absl::Status LlamaFamilyModel::LoadLayer(WeightReader& reader, int i) {
   BRISK_ASSIGN_OR_RETURN(w.qkv_proj, reader.StackedMatrix(qkv_names, qkv_rows, c.hidden_size));
   BRISK_ASSIGN_OR_RETURN(w.qkv_bias,
                          reader.OptionalStackedVector(c.attention_bias, qkv_bias_names, qkv_rows));
-  BRISK_ASSIGN_OR_RETURN(w.o_proj, reader.Matrix(a + "o_proj.weight", c.hidden_size, q_dim, OpId::kMatMul));
+  BRISK_ASSIGN_OR_RETURN(w.o_proj, reader.Matrix(a + "o_proj.weight", c.hidden_size, q_dim, OpId::kFusedMatMul));
   BRISK_ASSIGN_OR_RETURN(w.o_bias, reader.OptionalVector(c.o_proj_bias, a + "o_proj.bias", c.hidden_size));
   BRISK_ASSIGN_OR_RETURN(w.q_norm, reader.OptionalVector(c.qk_norm, a + "q_norm.weight", c.head_dim));
   BRISK_ASSIGN_OR_RETURN(w.k_norm, reader.OptionalVector(c.qk_norm, a + "k_norm.weight", c.head_dim));
@@ -183,7 +185,7 @@ absl::Status LlamaFamilyModel::LoadLayer(WeightReader& reader, int i) {
                          reader.StackedMatrix(gate_up_names, gate_up_rows, c.hidden_size));
   BRISK_ASSIGN_OR_RETURN(w.gate_up_bias, reader.OptionalStackedVector(
                                              c.mlp_bias, gate_up_bias_names, gate_up_rows));
-  BRISK_ASSIGN_OR_RETURN(w.down_proj, reader.Matrix(m + "down_proj.weight", c.hidden_size, inter, OpId::kMatMul));
+  BRISK_ASSIGN_OR_RETURN(w.down_proj, reader.Matrix(m + "down_proj.weight", c.hidden_size, inter, OpId::kFusedMatMul));
   BRISK_ASSIGN_OR_RETURN(w.down_bias, reader.OptionalVector(c.mlp_bias, m + "down_proj.bias", c.hidden_size));
   w.sliding_window = c.sliding_window.empty() ? 0 : c.sliding_window[i];
   layers_.push_back(std::move(w));
@@ -197,12 +199,12 @@ absl::Status LlamaFamilyModel::Load(const loader::Checkpoint& checkpoint) {
                                                       c.hidden_size, OpId::kEmbedding));
   if (c.tie_word_embeddings) {
     lm_head_ = embed_tokens_;
-    if (!backend_->Supports(OpId::kMatMul, lm_head_.dtype())) {
+    if (!backend_->Supports(OpId::kFusedMatMul, lm_head_.dtype())) {
       return absl::UnimplementedError("tied lm_head dtype not supported by the backend's matmul");
     }
   } else {
     BRISK_ASSIGN_OR_RETURN(lm_head_, reader.Matrix("lm_head.weight", c.vocab_size, c.hidden_size,
-                                                   OpId::kMatMul));
+                                                   OpId::kFusedMatMul));
   }
   BRISK_ASSIGN_OR_RETURN(final_norm_, reader.Vector("model.norm.weight", c.hidden_size));
   for (int i = 0; i < c.num_hidden_layers; ++i) BRISK_RETURN_IF_ERROR(LoadLayer(reader, i));
@@ -224,17 +226,22 @@ KvCache LlamaFamilyModel::AllocateKvCache(int num_blocks, int block_size) {
   return kv;
 }
 
-Tensor LlamaFamilyModel::Linear(const Tensor& x, const Tensor& w, const std::optional<Tensor>& bias) {
+Tensor LlamaFamilyModel::NormLinear(const Tensor& x, const Tensor& norm, const Tensor& w,
+                                    const std::optional<Tensor>& bias) {
   Tensor y = backend_->AllocateScratch(DType::kF32, {x.dim(0), w.dim(0)});
-  backend_->MatMul(x, w, bias ? &*bias : nullptr, &y);
+  backend_->FusedMatMul(x, w, bias ? &*bias : nullptr,
+                        {.prologue = backend::MatMulPrologue::kRmsNorm,
+                         .norm_weight = &norm,
+                         .eps = static_cast<float>(config_.rms_norm_eps)},
+                        &y);
   return y;
 }
 
-Tensor LlamaFamilyModel::Attention(const LayerWeights& w, int layer_idx, const Tensor& h,
-                                   const ForwardInputs& inputs, KvCache& kv) {
+void LlamaFamilyModel::Attention(const LayerWeights& w, int layer_idx, const ForwardInputs& inputs,
+                                 KvCache& kv, Tensor* residual) {
   const auto& c = config_;
-  const int64_t num_tokens = h.dim(0);
-  const Tensor qkv = Linear(h, w.qkv_proj, w.qkv_bias);
+  const int64_t num_tokens = residual->dim(0);
+  const Tensor qkv = NormLinear(*residual, w.input_norm, w.qkv_proj, w.qkv_bias);
   Tensor q = backend_->AllocateScratch(DType::kF32, {num_tokens, c.num_attention_heads, c.head_dim});
   backend_->QkvRopeWriteKv(qkv, inputs.positions, rope_table_, inputs.slot_mapping,
                            w.q_norm ? &*w.q_norm : nullptr, w.k_norm ? &*w.k_norm : nullptr,
@@ -244,45 +251,46 @@ Tensor LlamaFamilyModel::Attention(const LayerWeights& w, int layer_idx, const T
   backend::AttentionParams params{.scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim)),
                                   .sliding_window = w.sliding_window};
   backend_->PagedAttention(q, kv.k[layer_idx], kv.v[layer_idx], inputs.attention, params, &attn);
-  return Linear(attn.Reshape({num_tokens, int64_t{c.num_attention_heads} * c.head_dim}), w.o_proj,
-                w.o_bias);
+  backend_->FusedMatMul(attn.Reshape({num_tokens, int64_t{c.num_attention_heads} * c.head_dim}),
+                        w.o_proj, w.o_bias ? &*w.o_bias : nullptr, {.accumulate = true}, residual);
 }
 
-Tensor LlamaFamilyModel::Mlp(const LayerWeights& w, const Tensor& h) {
-  const Tensor gate_up = Linear(h, w.gate_up_proj, w.gate_up_bias);
-  Tensor act = backend_->AllocateScratch(DType::kF32, {h.dim(0), config_.intermediate_size});
-  backend_->SiluMul(gate_up, &act);
-  return Linear(act, w.down_proj, w.down_bias);
+void LlamaFamilyModel::Mlp(const LayerWeights& w, Tensor* residual) {
+  const Tensor gate_up =
+      NormLinear(*residual, w.post_attention_norm, w.gate_up_proj, w.gate_up_bias);
+  backend_->FusedMatMul(gate_up, w.down_proj, w.down_bias ? &*w.down_bias : nullptr,
+                        {.prologue = backend::MatMulPrologue::kSiluMul, .accumulate = true},
+                        residual);
 }
 
 // Pre-norm residual stream:
 //   residual = embed(ids)
-//   per layer: h = norm(residual); residual += attn(h); h = norm(residual); residual += mlp(h)
-//   logits = lm_head(norm(residual)[logits_indices])
-// AddRmsNorm fuses each "residual += x; h = norm(residual)" pair.
+//   per layer: residual += attn(norm(residual)); residual += mlp(norm(residual))
+//   logits = lm_head(norm(residual[logits_indices]))
+// Each norm rides in the FusedMatMul of the projection that reads it, each residual add in the
+// FusedMatMul of the projection that produces it, and SwiGLU in the down projection's: a
+// backend that fuses them (the GPU's decode GEMV) runs four kernels per layer besides attention.
 void LlamaFamilyModel::ForwardOnDevice(const ForwardInputs& inputs, KvCache& kv, Tensor* logits) {
   const auto& c = config_;
-  const float eps = static_cast<float>(c.rms_norm_eps);
   const int64_t num_tokens = inputs.token_ids.dim(0);
   Tensor residual = backend_->AllocateScratch(DType::kF32, {num_tokens, c.hidden_size});
   backend_->Embedding(embed_tokens_, inputs.token_ids, &residual);
-  Tensor h = backend_->AllocateScratch(DType::kF32, {num_tokens, c.hidden_size});
-  backend_->RmsNorm(residual, layers_[0].input_norm, eps, &h);
   for (int l = 0; l < c.num_hidden_layers; ++l) {
-    const LayerWeights& w = layers_[l];
-    const Tensor attn_out = Attention(w, l, h, inputs, kv);
-    backend_->AddRmsNorm(&residual, attn_out, w.post_attention_norm, eps, &h);
-    const Tensor mlp_out = Mlp(w, h);
-    const Tensor& next_norm = l + 1 < c.num_hidden_layers ? layers_[l + 1].input_norm : final_norm_;
-    backend_->AddRmsNorm(&residual, mlp_out, next_norm, eps, &h);
+    Attention(layers_[l], l, inputs, kv, &residual);
+    Mlp(layers_[l], &residual);
   }
-  // Only the requested rows reach the vocabulary projection: gather them first.
+  // Only the requested rows reach the vocabulary projection: gather them first (the norm is
+  // per row, so it can follow the gather).
   const int64_t num_logits = inputs.logits_indices.dim(0);
   BRISK_CHECK(logits->rank() == 2 && logits->dim(0) == num_logits && logits->dim(1) == c.vocab_size)
       << "logits " << tensor::ShapeToString(logits->shape()) << " for " << num_logits << " rows";
   Tensor selected = backend_->AllocateScratch(DType::kF32, {num_logits, c.hidden_size});
-  backend_->Embedding(h, inputs.logits_indices, &selected);
-  backend_->MatMul(selected, lm_head_, nullptr, logits);
+  backend_->Embedding(residual, inputs.logits_indices, &selected);
+  backend_->FusedMatMul(selected, lm_head_, nullptr,
+                        {.prologue = backend::MatMulPrologue::kRmsNorm,
+                         .norm_weight = &final_norm_,
+                         .eps = static_cast<float>(c.rms_norm_eps)},
+                        logits);
 }
 
 }  // namespace
