@@ -25,16 +25,18 @@ if [ ! -f "$ckpt/model.safetensors" ]; then
   build/gpu/bench/cpu/brisk_make_random_checkpoint --shape "$shape" "$ckpt" > /dev/null
 fi
 prompt=$(python3 -c "import random; r=random.Random(0); print(','.join(str(r.randrange(3, 100000)) for _ in range($prompt_len)))")
+# 4 GiB of KV cache: a 2,048-token prompt of the 8B shape needs 512 MiB in f32.
 gen() { build/gpu/src/cli/brisk generate --device cuda --gpu-activations bf16 --model "$ckpt" \
-          --prompt-ids "$prompt" --temperature 0 --ignore-eos --print-ids "$@"; }
+          --kv-cache-memory 4096 --prompt-ids "$prompt" --temperature 0 --ignore-eos --print-ids \
+          "$@"; }
 for n in 8 64; do
   echo "without profiler, $n tokens: $(gen --max-tokens "$n" 2>&1 >/dev/null | grep -o 'decode.*')"
 done
 ncu=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
 "$ncu" --metrics gpu__time_duration.sum --cache-control none --csv --log-file "$logs/ncu.csv" \
   build/gpu/src/cli/brisk generate --device cuda --gpu-activations bf16 --model "$ckpt" \
-  --prompt-ids "$prompt" --max-tokens "$max_tokens" --temperature 0 --ignore-eos --print-ids \
-  > /dev/null 2> "$logs/ncu.err" || { tail -20 "$logs/ncu.err"; exit 1; }
+  --kv-cache-memory 4096 --prompt-ids "$prompt" --max-tokens "$max_tokens" --temperature 0 \
+  --ignore-eos --print-ids > /dev/null 2> "$logs/ncu.err" || { tail -20 "$logs/ncu.err"; exit 1; }
 python3 - "$logs/ncu.csv" "$max_tokens" <<'PY'
 import csv, collections, sys
 rows = [r for r in csv.DictReader(l for l in open(sys.argv[1]) if l.startswith('"'))]

@@ -3,6 +3,8 @@
 // its fused input per output element; its output must not alias that input).
 #include "backend/cuda/activation.cuh"
 
+#include <cuda_bf16.h>
+
 #include <algorithm>
 
 #include "backend/cuda/cuda_check.h"
@@ -12,21 +14,25 @@
 namespace brisk::backend::cuda {
 namespace {
 
+__device__ inline void StoreValue(float* p, float v) { *p = v; }
+__device__ inline void StoreValue(__nv_bfloat16* p, float v) { *p = __float2bfloat16_rn(v); }
+
 // grid: x strides over the columns of a row, y over the rows (no per-element division).
+template <typename Out>
 __global__ void SiluMulKernel(const float* __restrict__ gate_up,  // [rows, 2 * dim]
-                              float* __restrict__ out,            // [rows, dim]
+                              Out* __restrict__ out,              // [rows, dim]
                               int64_t rows, int64_t dim) {
   const int64_t col_stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
     const float* gate = gate_up + r * 2 * dim;
     const float* up = gate + dim;
-    float* out_row = out + r * dim;
+    Out* out_row = out + r * dim;
     for (int64_t c = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; c < dim;
          c += col_stride) {
       const float g = gate[c];
       // expf (not the fast __expf): within 2 ulp; exp(-g) overflowing to inf gives silu = -0,
       // which is within an ulp of the true value (|g| e^g underflows f32 there).
-      out_row[c] = g / (1.0f + expf(-g)) * up[c];
+      StoreValue(out_row + c, g / (1.0f + expf(-g)) * up[c]);
     }
   }
 }
@@ -65,6 +71,18 @@ __global__ void GeluKernel(const float* x, float* out, int64_t num_elements) {
   }
 }
 
+template <typename Out>
+void LaunchSiluMulTo(const float* gate_up, Out* out, int64_t rows, int64_t dim,
+                     cudaStream_t stream) {
+  BRISK_CHECK(rows >= 0 && dim >= 0) << "silu_mul rows " << rows << " dim " << dim;
+  if (rows == 0 || dim == 0) return;
+  // One thread per column of a row up to FlatBlocks' cap; rows beyond gridDim.y's limit of
+  // 65535 are walked by the row loop.
+  const dim3 grid(FlatBlocks(dim), static_cast<unsigned>(std::min<int64_t>(rows, 65535)));
+  SiluMulKernel<Out><<<grid, kFlatThreads, 0, stream>>>(gate_up, out, rows, dim);
+  BRISK_CUDA_CHECK(cudaGetLastError());
+}
+
 }  // namespace
 
 void LaunchGelu(const float* x, float* out, int64_t num_elements, GeluForm form,
@@ -86,13 +104,12 @@ void LaunchGelu(const float* x, float* out, int64_t num_elements, GeluForm form,
 
 void LaunchSiluMul(const float* gate_up, float* out, int64_t rows, int64_t dim,
                    cudaStream_t stream) {
-  BRISK_CHECK(rows >= 0 && dim >= 0) << "silu_mul rows " << rows << " dim " << dim;
-  if (rows == 0 || dim == 0) return;
-  // One thread per column of a row up to FlatBlocks' cap; rows beyond gridDim.y's limit of
-  // 65535 are walked by the row loop.
-  const dim3 grid(FlatBlocks(dim), static_cast<unsigned>(std::min<int64_t>(rows, 65535)));
-  SiluMulKernel<<<grid, kFlatThreads, 0, stream>>>(gate_up, out, rows, dim);
-  BRISK_CUDA_CHECK(cudaGetLastError());
+  LaunchSiluMulTo(gate_up, out, rows, dim, stream);
+}
+
+void LaunchSiluMulToBf16(const float* gate_up, void* out_bf16, int64_t rows, int64_t dim,
+                         cudaStream_t stream) {
+  LaunchSiluMulTo(gate_up, static_cast<__nv_bfloat16*>(out_bf16), rows, dim, stream);
 }
 
 void LaunchAdd(const float* a, const float* b, float* out, int64_t num_elements,

@@ -16,6 +16,10 @@ namespace brisk::backend::cuda {
 // REQUIRES: rows, dim >= 0 (an empty output launches nothing).
 void LaunchSiluMul(const float* gate_up, float* out, int64_t rows, int64_t dim,
                    cudaStream_t stream);
+// The same with out [rows, dim] bf16 (each result rounded to nearest even): the input of a
+// bf16 GEMM.
+void LaunchSiluMulToBf16(const float* gate_up, void* out_bf16, int64_t rows, int64_t dim,
+                         cudaStream_t stream);
 
 // out[i] = a[i] + b[i], one f32 addition (bit-exact with the host).
 // a, b, out: [num_elements] device; out may alias a or b.

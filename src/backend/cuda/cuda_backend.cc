@@ -310,6 +310,16 @@ class CudaBackend final : public Backend {
   // recorded with a call that grows it (our bug: the warm-up run of the same shapes sizes it).
   void* Reserve(GrowingWorkspace* workspace, size_t bytes, const char* what);
 
+  // MatMul and FusedMatMul after their checks: y (+)= prologue(x) · wᵀ (+ bias).
+  void RunProduct(const Tensor& x, const Tensor& w, const Tensor* bias,
+                  const FusedMatMulParams& params, Tensor* y, const MatMulDims& d);
+  // The product through cuBLASLt, the prologue first as its own kernel (writing the GEMM's
+  // bf16 input directly in the bf16 mode), accumulating into y with beta = 1. REQUIRES: k > 0.
+  void RunGemm(const Tensor& x, const Tensor& w, const FusedMatMulParams& params, Tensor* y,
+               const MatMulDims& d);
+  // Writes prologue(x) ([m, k]) to `out`: bf16 or f32.
+  void RunPrologue(const Tensor& x, const FusedMatMulParams& params, const MatMulDims& d,
+                   void* out, bool bf16);
   // y (+)= prologue(x) · wᵀ (+ bias) through the small-m GEMV (FusedMatMul's contract).
   // REQUIRES: UsesGemv(d, w.dtype()).
   void RunGemv(const Tensor& x, const Tensor& w, const Tensor* bias,
@@ -416,52 +426,92 @@ void CudaBackend::Embedding(const Tensor& table, const Tensor& ids, Tensor* out)
 
 void CudaBackend::MatMul(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor* y) {
   ScopedDevice guard(context_->device_index);
-  MatMulDims d = cuda::CheckMatMulOnDevice(x, w, bias, *y);
-  if (d.m == 0 || d.n == 0) return;
-  if (UsesGemv(d, w.dtype())) {
-    RunGemv(x, w, bias, FusedMatMulParams{}, y, d);
-    return;
-  }
-  if (d.k == 0) {  // empty sums: y = bias or 0
-    BRISK_CUDA_CHECK(
-        cudaMemsetAsync(y->raw(), 0, static_cast<size_t>(y->size_bytes()), stream()));
-  } else {
-    bool done = false;
-    if (options_.activations == CudaBackendOptions::Activations::kBf16 &&
-        w.dtype() == DType::kBF16) {
-      // Freed on the stream after the GEMM that reads it.
-      Tensor x_bf16 = AllocateUninitialized(DType::kBF16, {d.m, d.k});
-      cuda::LaunchRoundToBf16(x.data<float>(), x_bf16.raw(), d.m * d.k, stream());
-      done = gemm_.Run({.x = x_bf16.raw(), .w = w.raw(), .y = y->data<float>(),
-                        .input_dtype = DType::kBF16, .m = d.m, .n = d.n, .k = d.k},
-                       stream());
-      // Without a bf16 algorithm for this shape (odd k can misalign rows), fall through to f32.
-    }
-    if (!done) {
-      const Tensor& w_f32 = w.dtype() == DType::kF32 ? w : Widened(w);
-      const bool ran = gemm_.Run({.x = x.raw(), .w = w_f32.raw(), .y = y->data<float>(),
-                                  .input_dtype = DType::kF32, .m = d.m, .n = d.n, .k = d.k},
-                                 stream());
-      BRISK_CHECK(ran) << "cuBLASLt has no f32 GEMM algorithm for m " << d.m << " n " << d.n
-                       << " k " << d.k << " (x " << x.raw() << ", w " << w_f32.raw() << ", y "
-                       << y->raw() << ")";
-    }
-  }
-  if (bias != nullptr) {
-    cuda::LaunchAddBias(y->data<float>(), bias->data<float>(), d.m, d.n, stream());
-  }
+  const MatMulDims d = cuda::CheckMatMulOnDevice(x, w, bias, *y);
+  RunProduct(x, w, bias, FusedMatMulParams{}, y, d);
 }
 
 void CudaBackend::FusedMatMul(const Tensor& x, const Tensor& w, const Tensor* bias,
                               const FusedMatMulParams& params, Tensor* y) {
   ScopedDevice guard(context_->device_index);
   const MatMulDims d = cuda::CheckFusedMatMulOnDevice(x, w, bias, params, *y);
+  RunProduct(x, w, bias, params, y, d);
+}
+
+void CudaBackend::RunProduct(const Tensor& x, const Tensor& w, const Tensor* bias,
+                             const FusedMatMulParams& params, Tensor* y, const MatMulDims& d) {
   if (d.m == 0 || d.n == 0) return;
   if (UsesGemv(d, w.dtype())) {
     RunGemv(x, w, bias, params, y, d);
     return;
   }
-  Backend::FusedMatMul(x, w, bias, params, y);  // the ops one by one
+  if (d.k > 0) {
+    RunGemm(x, w, params, y, d);
+  } else if (!params.accumulate) {  // empty sums: the product is 0 (plus the bias)
+    BRISK_CUDA_CHECK(
+        cudaMemsetAsync(y->raw(), 0, static_cast<size_t>(y->size_bytes()), stream()));
+  }
+  if (bias != nullptr) {
+    cuda::LaunchAddBias(y->data<float>(), bias->data<float>(), d.m, d.n, stream());
+  }
+}
+
+void CudaBackend::RunGemm(const Tensor& x, const Tensor& w, const FusedMatMulParams& params,
+                          Tensor* y, const MatMulDims& d) {
+  if (options_.activations == CudaBackendOptions::Activations::kBf16 &&
+      w.dtype() == DType::kBF16) {
+    // The prologue writes the GEMM's bf16 input itself (no separate rounding pass); freed on the
+    // stream after the GEMM that reads it.
+    Tensor input = AllocateUninitialized(DType::kBF16, {d.m, d.k});
+    RunPrologue(x, params, d, input.raw(), /*bf16=*/true);
+    if (gemm_.Run({.x = input.raw(), .w = w.raw(), .y = y->data<float>(),
+                   .input_dtype = DType::kBF16, .accumulate = params.accumulate, .m = d.m,
+                   .n = d.n, .k = d.k},
+                  stream())) {
+      return;
+    }
+    // Without a bf16 algorithm for this shape (odd k can misalign rows), fall through to f32.
+  }
+  Tensor input = x;
+  if (params.prologue != MatMulPrologue::kNone) {
+    input = AllocateUninitialized(DType::kF32, {d.m, d.k});
+    RunPrologue(x, params, d, input.raw(), /*bf16=*/false);
+  }
+  const Tensor& w_f32 = w.dtype() == DType::kF32 ? w : Widened(w);
+  const bool ran = gemm_.Run({.x = input.raw(), .w = w_f32.raw(), .y = y->data<float>(),
+                              .input_dtype = DType::kF32, .accumulate = params.accumulate,
+                              .m = d.m, .n = d.n, .k = d.k},
+                             stream());
+  BRISK_CHECK(ran) << "cuBLASLt has no f32 GEMM algorithm for m " << d.m << " n " << d.n << " k "
+                   << d.k << " (x " << input.raw() << ", w " << w_f32.raw() << ", y " << y->raw()
+                   << ")";
+}
+
+void CudaBackend::RunPrologue(const Tensor& x, const FusedMatMulParams& params,
+                              const MatMulDims& d, void* out, bool bf16) {
+  switch (params.prologue) {
+    case MatMulPrologue::kNone:
+      BRISK_CHECK(bf16) << "an f32 GEMM reads x itself";
+      cuda::LaunchRoundToBf16(x.data<float>(), out, d.m * d.k, stream());
+      return;
+    case MatMulPrologue::kRmsNorm:
+      BRISK_CHECK_LE(d.k, int64_t{0x7fffffff}) << "fused_matmul norm dim";
+      cuda::LaunchRmsNorm({.x = x.data<float>(),
+                           .weight = params.norm_weight->data<float>(),
+                           .out = bf16 ? nullptr : static_cast<float*>(out),
+                           .out_bf16 = bf16 ? out : nullptr,
+                           .num_rows = d.m,
+                           .hidden = static_cast<int>(d.k),
+                           .eps = params.eps},
+                          stream());
+      return;
+    case MatMulPrologue::kSiluMul:
+      if (bf16) {
+        cuda::LaunchSiluMulToBf16(x.data<float>(), out, d.m, d.k, stream());
+      } else {
+        cuda::LaunchSiluMul(x.data<float>(), static_cast<float*>(out), d.m, d.k, stream());
+      }
+      return;
+  }
 }
 
 void CudaBackend::RunGemv(const Tensor& x, const Tensor& w, const Tensor* bias,

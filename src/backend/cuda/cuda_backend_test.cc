@@ -468,9 +468,11 @@ TEST(CudaGemvTest, Bf16ActivationsAreRounded) {
   EXPECT_TRUE(WithinReorderBound(RunMatMul(*bf16, x, w16, nullptr), x, w16, nullptr, false));
 }
 
-// The GEMV's fused prologues and accumulation against the same backend running the ops one by
-// one (Backend::FusedMatMul's default: RmsNorm / SiluMul, MatMul, Add), in both activation
-// modes, on the vectorized (k = 2048, split k) and scalar (k = 129) kernels. The two differ by
+// FusedMatMul's fused prologues and accumulation against the same backend running the ops one
+// by one (Backend::FusedMatMul's default: RmsNorm / SiluMul, MatMul, Add), in both activation
+// modes: on the GEMV's vectorized (k = 2048, split k) and scalar (k = 129) kernels, and on the
+// cuBLASLt path (m = 12, 48: the prologue kernel writes the bf16 input, beta = 1 accumulates;
+// a beta that was ignored would be off by y's old value, up to 4). The two differ by
 // the order of f32 sums (bound: twice the reorder bound of the product, plus a bf16 ulp of the
 // largest term where a 1-ulp difference in the norm flips x's bf16 rounding, plus the rounding
 // of the accumulation).
@@ -487,7 +489,8 @@ TEST(CudaGemvTest, FusedProloguesMatchTheOpsOneByOne) {
   for (Activations activations : {Activations::kF32, Activations::kBf16}) {
     std::unique_ptr<Backend> b = MakeCuda(activations, true);
     ASSERT_NE(b, nullptr);
-    for (const Case& c : {Case{1, 512, 2048}, Case{2, 300, 2048}, Case{1, 77, 129}}) {
+    for (const Case& c : {Case{1, 512, 2048}, Case{2, 300, 2048}, Case{1, 77, 129},
+                          Case{12, 300, 2048}, Case{48, 256, 4096}}) {
       for (MatMulPrologue prologue : {MatMulPrologue::kRmsNorm, MatMulPrologue::kSiluMul}) {
         for (bool accumulate : {false, true}) {
           const int64_t x_cols = prologue == MatMulPrologue::kSiluMul ? 2 * c.k : c.k;
@@ -496,17 +499,15 @@ TEST(CudaGemvTest, FusedProloguesMatchTheOpsOneByOne) {
           Tensor bias = RandomF32({c.n}, -1.0f, 1.0f, seed++);
           Tensor norm = RandomF32({c.k}, -1.5f, 1.5f, seed++);
           Tensor y0 = RandomF32({c.m, c.n}, -4.0f, 4.0f, seed++);
-          const FusedMatMulParams params{.prologue = prologue,
-                                         .norm_weight = nullptr,
-                                         .eps = 1e-5f,
-                                         .accumulate = accumulate};
           Tensor x_d = b->ToDevice(x), w_d = b->ToDevice(w), bias_d = b->ToDevice(bias);
           Tensor norm_d = b->ToDevice(norm);
-          FusedMatMulParams with_norm = params;
-          with_norm.norm_weight = &norm_d;
+          const FusedMatMulParams params{.prologue = prologue,
+                                         .norm_weight = &norm_d,
+                                         .eps = 1e-5f,
+                                         .accumulate = accumulate};
           Tensor fused = b->ToDevice(y0), one_by_one = b->ToDevice(y0);
-          b->FusedMatMul(x_d, w_d, &bias_d, with_norm, &fused);
-          b->Backend::FusedMatMul(x_d, w_d, &bias_d, with_norm, &one_by_one);
+          b->FusedMatMul(x_d, w_d, &bias_d, params, &fused);
+          b->Backend::FusedMatMul(x_d, w_d, &bias_d, params, &one_by_one);
           Tensor got = b->ToHost(fused), want = b->ToHost(one_by_one);
           // The prologue's output on the host, for the bound.
           std::vector<double> xp(c.m * c.k);

@@ -163,7 +163,7 @@ bool LtGemm::Run(const GemmArgs& args, cudaStream_t stream) {
   const Plan* plan = FindOrBuildPlan(args);
   if (!plan->supported) return false;
   const float alpha = 1.0f;
-  const float beta = 0.0f;
+  const float beta = args.accumulate ? 1.0f : 0.0f;
   const Descriptors& d = plan->d;
   BRISK_CUBLAS_CHECK(cublasLtMatmul(handle_, d.op, &alpha, args.w, d.a, args.x, d.b, &beta, args.y,
                                     d.c, args.y, d.c, &plan->algo, workspace_,

@@ -26,6 +26,7 @@ struct GemmArgs {
   const void* w = nullptr;  // [n, k] row-major device, input_dtype
   float* y = nullptr;       // [m, n] row-major device
   tensor::DType input_dtype = tensor::DType::kF32;  // f32 or bf16
+  bool accumulate = false;  // y += x · wᵀ (beta = 1: one f32 rounding of sum + y) instead of =
   int64_t m = 0;
   int64_t n = 0;
   int64_t k = 0;
@@ -44,8 +45,9 @@ class LtGemm {
   // Errors: Internal when cuBLASLt cannot be initialized.
   absl::Status Init(void* workspace, size_t workspace_bytes);
 
-  // Queues y = x · wᵀ on `stream`. Pointers may have any alignment of their element type and
-  // m, n, k any positive size. Returns false, queuing nothing, when cuBLASLt has no algorithm
+  // Queues y = x · wᵀ (with accumulate, y += x · wᵀ) on `stream`. Pointers may have any
+  // alignment of their element type and m, n, k any positive size (the algorithm, chosen per
+  // shape and alignment, serves either beta). Returns false, queuing nothing, when cuBLASLt has no algorithm
   // for the combination (possible for bf16 inputs with odd k); any other cuBLASLt failure is
   // fatal with a message naming the shape.
   // REQUIRES: m, n, k > 0; input_dtype f32 or bf16.

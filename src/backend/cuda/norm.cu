@@ -4,6 +4,8 @@
 // sum, so outputs may alias inputs.
 #include "backend/cuda/norm.cuh"
 
+#include <cuda_bf16.h>
+
 #include <algorithm>
 #include <cstdint>
 
@@ -37,12 +39,30 @@ __device__ inline float4 Scale(float4 v, float a, float4 w) {
   return make_float4(v.x * a * w.x, v.y * a * w.y, v.z * a * w.z, v.w * a * w.w);
 }
 
+// Stores 4 outputs at element 4·i of a row: f32, or bf16 rounded to nearest even.
+__device__ inline void Store4(float* row, int64_t i, float4 v) {
+  reinterpret_cast<float4*>(row)[i] = v;
+}
+__device__ inline void Store4(__nv_bfloat16* row, int64_t i, float4 v) {
+  const __nv_bfloat162 lo = __floats2bfloat162_rn(v.x, v.y);
+  const __nv_bfloat162 hi = __floats2bfloat162_rn(v.z, v.w);
+  uint2 packed;
+  packed.x = *reinterpret_cast<const uint32_t*>(&lo);
+  packed.y = *reinterpret_cast<const uint32_t*>(&hi);
+  reinterpret_cast<uint2*>(row)[i] = packed;
+}
+__device__ inline void Store1(float* row, int64_t i, float v) { row[i] = v; }
+__device__ inline void Store1(__nv_bfloat16* row, int64_t i, float v) {
+  row[i] = __float2bfloat16_rn(v);
+}
+
 // grid: [num_rows]; block: a multiple of 32 threads, thread t owning float4s t + j·blockDim.x.
 // With residual == nullptr: out = RmsNorm(x); else residual += x, out = RmsNorm(residual).
-template <int kVec>
+// Out: float, or __nv_bfloat16 (the input of a bf16 GEMM).
+template <int kVec, typename Out>
 __global__ void __launch_bounds__(kVecThreads)
     RmsNormVecKernel(float* residual, const float* x, const float* __restrict__ weight,
-                     float* out, int hidden, float eps) {
+                     Out* out, int hidden, float eps) {
   const int num_vec = hidden / 4;
   const int64_t row_offset = static_cast<int64_t>(blockIdx.x) * hidden;
   const auto* x_row = reinterpret_cast<const float4*>(x + row_offset);
@@ -63,16 +83,17 @@ __global__ void __launch_bounds__(kVecThreads)
   }
   const float inv_rms = InverseRms(BlockSum(SumSquares(v)), hidden, eps);
   const auto* w = reinterpret_cast<const float4*>(weight);
-  auto* out_row = reinterpret_cast<float4*>(out + row_offset);
+  Out* out_row = out + row_offset;
 #pragma unroll
   for (int j = 0; j < kVec; ++j) {
     const int i = threadIdx.x + j * blockDim.x;
-    if (i < num_vec) out_row[i] = Scale(v[j], inv_rms, w[i]);
+    if (i < num_vec) Store4(out_row, i, Scale(v[j], inv_rms, w[i]));
   }
 }
 
 // Launches the vectorized kernel when the row fits it; false otherwise.
-bool LaunchRmsNormVec(float* residual, const float* x, const float* weight, float* out,
+template <typename Out>
+bool LaunchRmsNormVec(float* residual, const float* x, const float* weight, Out* out,
                       int64_t num_rows, int hidden, float eps, cudaStream_t stream) {
   const auto aligned = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
   if (hidden % 4 != 0 || hidden > kVecThreads * 4 * kMaxVecPerThread || !aligned(x) ||
@@ -85,13 +106,13 @@ bool LaunchRmsNormVec(float* residual, const float* x, const float* weight, floa
   const auto grid = static_cast<unsigned>(num_rows);
   switch (per_thread) {
     case 1:
-      RmsNormVecKernel<1><<<grid, threads, 0, stream>>>(residual, x, weight, out, hidden, eps);
+      RmsNormVecKernel<1, Out><<<grid, threads, 0, stream>>>(residual, x, weight, out, hidden, eps);
       break;
     case 2:
-      RmsNormVecKernel<2><<<grid, threads, 0, stream>>>(residual, x, weight, out, hidden, eps);
+      RmsNormVecKernel<2, Out><<<grid, threads, 0, stream>>>(residual, x, weight, out, hidden, eps);
       break;
     default:
-      RmsNormVecKernel<kMaxVecPerThread>
+      RmsNormVecKernel<kMaxVecPerThread, Out>
           <<<grid, threads, 0, stream>>>(residual, x, weight, out, hidden, eps);
       break;
   }
@@ -100,20 +121,22 @@ bool LaunchRmsNormVec(float* residual, const float* x, const float* weight, floa
 }
 
 // grid: [num_rows]; block: a multiple of 32 threads striding over the row.
+template <typename Out>
 __global__ void RmsNormKernel(const float* x,                     // [num_rows, hidden]
                               const float* __restrict__ weight,  // [hidden]
-                              float* out,                        // [num_rows, hidden]
+                              Out* out,                          // [num_rows, hidden]
                               int hidden, float eps) {
   const int64_t row_offset = static_cast<int64_t>(blockIdx.x) * hidden;
   const float* x_row = x + row_offset;
-  float* out_row = out + row_offset;
+  Out* out_row = out + row_offset;
   float sum_squares = 0.0f;
   for (int i = threadIdx.x; i < hidden; i += blockDim.x) sum_squares += x_row[i] * x_row[i];
   const float inv_rms = InverseRms(BlockSum(sum_squares), hidden, eps);
   for (int i = threadIdx.x; i < hidden; i += blockDim.x) {
-    out_row[i] = x_row[i] * inv_rms * weight[i];
+    Store1(out_row, i, x_row[i] * inv_rms * weight[i]);
   }
 }
+
 
 // grid: [num_rows]; block: a multiple of 32 threads striding over the row.
 __global__ void AddRmsNormKernel(float* residual,                   // [num_rows, hidden]
@@ -175,25 +198,35 @@ void CheckRows(int64_t num_rows, int hidden) {
   BRISK_CHECK_LE(num_rows, int64_t{0x7fffffff});
 }
 
+template <typename Out>
+void LaunchRmsNormTo(const RmsNormArgs& args, Out* out, cudaStream_t stream) {
+  if (LaunchRmsNormVec<Out>(nullptr, args.x, args.weight, out, args.num_rows, args.hidden,
+                            args.eps, stream)) {
+    return;
+  }
+  RmsNormKernel<Out><<<static_cast<unsigned>(args.num_rows), ThreadsFor(args.hidden), 0, stream>>>(
+      args.x, args.weight, out, args.hidden, args.eps);
+  BRISK_CUDA_CHECK(cudaGetLastError());
+}
+
 }  // namespace
 
 void LaunchRmsNorm(const RmsNormArgs& args, cudaStream_t stream) {
   CheckRows(args.num_rows, args.hidden);
+  BRISK_CHECK((args.out == nullptr) != (args.out_bf16 == nullptr)) << "rms_norm: one output";
   if (args.num_rows == 0) return;
-  if (LaunchRmsNormVec(nullptr, args.x, args.weight, args.out, args.num_rows, args.hidden,
-                       args.eps, stream)) {
-    return;
+  if (args.out_bf16 != nullptr) {
+    LaunchRmsNormTo(args, static_cast<__nv_bfloat16*>(args.out_bf16), stream);
+  } else {
+    LaunchRmsNormTo(args, args.out, stream);
   }
-  RmsNormKernel<<<static_cast<unsigned>(args.num_rows), ThreadsFor(args.hidden), 0, stream>>>(
-      args.x, args.weight, args.out, args.hidden, args.eps);
-  BRISK_CUDA_CHECK(cudaGetLastError());
 }
 
 void LaunchAddRmsNorm(const AddRmsNormArgs& args, cudaStream_t stream) {
   CheckRows(args.num_rows, args.hidden);
   if (args.num_rows == 0) return;
-  if (LaunchRmsNormVec(args.residual, args.x, args.weight, args.out, args.num_rows, args.hidden,
-                       args.eps, stream)) {
+  if (LaunchRmsNormVec<float>(args.residual, args.x, args.weight, args.out, args.num_rows,
+                              args.hidden, args.eps, stream)) {
     return;
   }
   AddRmsNormKernel<<<static_cast<unsigned>(args.num_rows), ThreadsFor(args.hidden), 0, stream>>>(

@@ -15,6 +15,9 @@ struct RmsNormArgs {
   const float* x = nullptr;       // [num_rows, hidden], device
   const float* weight = nullptr;  // [hidden], device
   float* out = nullptr;           // [num_rows, hidden], device; may alias x
+  // Instead of out: [num_rows, hidden] bf16, device, not overlapping x; the f32 result
+  // rounded to nearest even (the input of a bf16 GEMM). Exactly one of out, out_bf16 is set.
+  void* out_bf16 = nullptr;
   int64_t num_rows = 0;
   int hidden = 0;
   float eps = 1e-6f;
