@@ -29,10 +29,41 @@ __global__ void SiluMulKernel(const float* __restrict__ gate_up,  // [rows, 2 * 
     Out* out_row = out + r * dim;
     for (int64_t c = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; c < dim;
          c += col_stride) {
-      const float g = gate[c];
-      // expf (not the fast __expf): within 2 ulp; exp(-g) overflowing to inf gives silu = -0,
-      // which is within an ulp of the true value (|g| e^g underflows f32 there).
-      StoreValue(out_row + c, g / (1.0f + expf(-g)) * up[c]);
+      StoreValue(out_row + c, SiluTimes(gate[c], up[c]));
+    }
+  }
+}
+
+__device__ inline void Store4(float* p, float4 v) { *reinterpret_cast<float4*>(p) = v; }
+__device__ inline void Store4(__nv_bfloat16* p, float4 v) {
+  const __nv_bfloat162 lo = __floats2bfloat162_rn(v.x, v.y);
+  const __nv_bfloat162 hi = __floats2bfloat162_rn(v.z, v.w);
+  uint2 packed;
+  packed.x = *reinterpret_cast<const uint32_t*>(&lo);
+  packed.y = *reinterpret_cast<const uint32_t*>(&hi);
+  *reinterpret_cast<uint2*>(p) = packed;
+}
+
+// SiluMulKernel with 16-byte loads (dim % 4 == 0, 16-byte aligned rows): prefill rows are
+// bound by moving the bytes, and four elements per load cut the instructions per byte by four.
+// grid: x strides over the 4-element vectors of a row, y over the rows.
+template <typename Out>
+__global__ void SiluMulVecKernel(const float* __restrict__ gate_up,  // [rows, 2 * dim]
+                                 Out* __restrict__ out,              // [rows, dim]
+                                 int64_t rows, int64_t dim) {
+  const int64_t num_vec = dim / 4;
+  const int64_t vec_stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
+    const float* gate = gate_up + r * 2 * dim;
+    const float* up = gate + dim;
+    Out* out_row = out + r * dim;
+    for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < num_vec;
+         i += vec_stride) {
+      const float4 g = reinterpret_cast<const float4*>(gate)[i];
+      const float4 u = reinterpret_cast<const float4*>(up)[i];
+      Store4(out_row + 4 * i,
+             make_float4(SiluTimes(g.x, u.x), SiluTimes(g.y, u.y), SiluTimes(g.z, u.z),
+                         SiluTimes(g.w, u.w)));
     }
   }
 }
@@ -78,8 +109,15 @@ void LaunchSiluMulTo(const float* gate_up, Out* out, int64_t rows, int64_t dim,
   if (rows == 0 || dim == 0) return;
   // One thread per column of a row up to FlatBlocks' cap; rows beyond gridDim.y's limit of
   // 65535 are walked by the row loop.
-  const dim3 grid(FlatBlocks(dim), static_cast<unsigned>(std::min<int64_t>(rows, 65535)));
-  SiluMulKernel<Out><<<grid, kFlatThreads, 0, stream>>>(gate_up, out, rows, dim);
+  const auto grid_rows = static_cast<unsigned>(std::min<int64_t>(rows, 65535));
+  const auto aligned = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
+  if (dim % 4 == 0 && aligned(gate_up) && aligned(out)) {
+    const dim3 grid(FlatBlocks(dim / 4), grid_rows);
+    SiluMulVecKernel<Out><<<grid, kFlatThreads, 0, stream>>>(gate_up, out, rows, dim);
+  } else {
+    const dim3 grid(FlatBlocks(dim), grid_rows);
+    SiluMulKernel<Out><<<grid, kFlatThreads, 0, stream>>>(gate_up, out, rows, dim);
+  }
   BRISK_CUDA_CHECK(cudaGetLastError());
 }
 

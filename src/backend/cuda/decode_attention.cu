@@ -207,6 +207,8 @@ __global__ void __launch_bounds__(kThreads) DecodeAttentionKernel(DecodeParams p
   __shared__ float block_l[kQ];
   __shared__ bool is_last;
 
+  WaitForPrerequisites();  // q and the step's K/V come from the kernel before; every block
+  LetDependentsLaunch();   // waits, even one that leaves at once (see LaunchKernel)
   const PagedAttentionArgs& a = p.args;
   const int64_t s = blockIdx.x;
   const int64_t start = a.query_start_loc[s];
@@ -439,23 +441,27 @@ void LaunchWithHeads(const DecodeParams& params, const dim3& grid, cudaStream_t 
   const PagedAttentionArgs& a = params.args;
   const int64_t head_dim = a.head_dim;
   const auto aligned = [](const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 == 0; };
+  // Dependent launches: the kernel waits for the QKV kernel before it reads q and the cache.
+  const auto launch = [&](auto kernel) {
+    LaunchKernel(/*dependent=*/true, kernel, grid, dim3(kThreads), 0, stream, params);
+  };
   if (head_dim % 4 != 0 || !aligned(a.k_cache) || !aligned(a.v_cache) || !aligned(a.out)) {
     // Scalar loads and stores (rows are not 16-byte aligned); slow but general.
-    DecodeAttentionKernel<32, kMaxGroupBlock, false><<<grid, kThreads, 0, stream>>>(params);
+    launch(DecodeAttentionKernel<32, kMaxGroupBlock, false>);
     return;
   }
   // The fewest lanes per key whose slots cover the row.
   const int64_t slots = head_dim / 4;
   if (slots <= 2 * kSlots) {
-    DecodeAttentionKernel<2, kQ, true><<<grid, kThreads, 0, stream>>>(params);
+    launch(DecodeAttentionKernel<2, kQ, true>);
   } else if (slots <= 4 * kSlots) {
-    DecodeAttentionKernel<4, kQ, true><<<grid, kThreads, 0, stream>>>(params);
+    launch(DecodeAttentionKernel<4, kQ, true>);
   } else if (slots <= 8 * kSlots) {
-    DecodeAttentionKernel<8, kQ, true><<<grid, kThreads, 0, stream>>>(params);
+    launch(DecodeAttentionKernel<8, kQ, true>);
   } else if (slots <= 16 * kSlots) {
-    DecodeAttentionKernel<16, kQ, true><<<grid, kThreads, 0, stream>>>(params);
+    launch(DecodeAttentionKernel<16, kQ, true>);
   } else {
-    DecodeAttentionKernel<32, kQ, true><<<grid, kThreads, 0, stream>>>(params);
+    launch(DecodeAttentionKernel<32, kQ, true>);
   }
 }
 

@@ -81,9 +81,6 @@ struct KernelParams {
   bool x_aligned;           // x (and norm_weight) 16-byte aligned: with k % 8 == 0 so is every row
 };
 
-// silu(g) · u, as the SiluMul kernel computes it (activation.cu).
-__device__ inline float SiluTimes(float g, float u) { return g / (1.0f + expf(-g)) * u; }
-
 // Element e of row r of the prologue's output; inv_rms[r] is the row's scale with kRmsNorm.
 __device__ inline float PrologueValue(const KernelParams& p, int64_t r, int64_t e,
                                       const float* inv_rms) {
@@ -618,17 +615,9 @@ void Gemv::Run(const GemvArgs& args, void* workspace, size_t workspace_bytes,
   BRISK_CHECK(args.prologue != GemvPrologue::kRmsNorm || args.norm_weight != nullptr)
       << "gemv: kRmsNorm without a norm weight";
   const KernelFn kernel = SelectKernel(args.w_dtype, args.activations, args.m, plan.vectorized);
-  cudaLaunchConfig_t config = {};
-  config.gridDim = dim3(static_cast<unsigned>(plan.grid_x), static_cast<unsigned>(plan.num_splits));
-  config.blockDim = dim3(kThreads);
-  config.dynamicSmemBytes = plan.shared_bytes;
-  config.stream = stream;
-  cudaLaunchAttribute attribute = {};
-  attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attribute.val.programmaticStreamSerializationAllowed = dependent_launch_ ? 1 : 0;
-  config.attrs = &attribute;
-  config.numAttrs = 1;
-  BRISK_CUDA_CHECK(cudaLaunchKernelEx(&config, kernel, params));
+  LaunchKernel(dependent_launch_, kernel,
+               dim3(static_cast<unsigned>(plan.grid_x), static_cast<unsigned>(plan.num_splits)),
+               dim3(kThreads), plan.shared_bytes, stream, params);
 }
 
 }  // namespace brisk::backend::cuda

@@ -9,6 +9,9 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <utility>
+
+#include "backend/cuda/cuda_check.h"
 
 namespace brisk::backend::cuda {
 
@@ -63,6 +66,11 @@ __device__ inline float InverseRms(float sum_squares, int64_t dim, float eps) {
                  static_cast<double>(eps)));
 }
 
+// silu(g) · u = g / (1 + e^-g) · u, the SwiGLU of every kernel that computes it. expf (not the
+// fast __expf): within 2 ulp; exp(-g) overflowing to inf gives silu = -0, within an ulp of the
+// true value (|g| e^g underflows f32 there).
+__device__ inline float SiluTimes(float g, float u) { return g / (1.0f + expf(-g)) * u; }
+
 // Programmatic dependent launch (sm_90 and later; no-ops before): a kernel launched with the
 // programmatic-serialization attribute may start before the previous kernel on its stream has
 // finished. It must call WaitForPrerequisites, in every thread that goes on to read what earlier
@@ -79,6 +87,27 @@ __device__ inline void LetDependentsLaunch() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
 #endif
+}
+
+// Queues kernel<<<grid, block, shared_bytes, stream>>>(args...), allowed to start before the
+// previous kernel on the stream finishes when `dependent` (programmatic dependent launch).
+// REQUIRES (when dependent): every block of `kernel` calls WaitForPrerequisites before it reads
+// what earlier kernels wrote, writes anything they may read, or exits, so that the kernel
+// still completes after its predecessors.
+template <typename... Params, typename... Args>
+void LaunchKernel(bool dependent, void (*kernel)(Params...), dim3 grid, dim3 block,
+                  size_t shared_bytes, cudaStream_t stream, Args&&... args) {
+  cudaLaunchConfig_t config = {};
+  config.gridDim = grid;
+  config.blockDim = block;
+  config.dynamicSmemBytes = shared_bytes;
+  config.stream = stream;
+  cudaLaunchAttribute attribute = {};
+  attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attribute.val.programmaticStreamSerializationAllowed = dependent ? 1 : 0;
+  config.attrs = &attribute;
+  config.numAttrs = 1;
+  BRISK_CUDA_CHECK(cudaLaunchKernelEx(&config, kernel, std::forward<Args>(args)...));
 }
 
 }  // namespace brisk::backend::cuda

@@ -26,6 +26,8 @@ constexpr int kMaxThreads = 256;
 // load and one store per element instead of a loop of dependent loads.
 constexpr int kVecThreads = 1024;
 constexpr int kMaxVecPerThread = 4;
+// From this many rows on a launch fills the GPU with rows alone (see LaunchRmsNormVec).
+constexpr int64_t kManyRows = 256;
 
 template <int kVec>
 __device__ inline float SumSquares(const float4 (&v)[kVec]) {
@@ -100,8 +102,13 @@ bool LaunchRmsNormVec(float* residual, const float* x, const float* weight, Out*
       !aligned(weight) || !aligned(out) || (residual != nullptr && !aligned(residual))) {
     return false;
   }
+  // Few rows (decode): a row spread over up to kVecThreads threads, one float4 each, for the
+  // most loads in flight per row. Many rows (prefill): kMaxVecPerThread float4s per thread, so
+  // that blocks are smaller and more rows are resident on each multiprocessor at once.
   const int num_vec = hidden / 4;
-  const int threads = std::min(kVecThreads, (num_vec + kWarpSize - 1) / kWarpSize * kWarpSize);
+  const int vec_per_thread = num_rows >= kManyRows ? kMaxVecPerThread : 1;
+  const int wanted = (num_vec + vec_per_thread - 1) / vec_per_thread;
+  const int threads = std::min(kVecThreads, (wanted + kWarpSize - 1) / kWarpSize * kWarpSize);
   const int per_thread = (num_vec + threads - 1) / threads;
   const auto grid = static_cast<unsigned>(num_rows);
   switch (per_thread) {

@@ -21,6 +21,8 @@ constexpr int kWarpsPerBlock = 4;
 __global__ void __launch_bounds__(kWarpsPerBlock * kWarpSize)
     QkvRopeWriteKvKernel(const QkvRopeWriteKvArgs args) {
   __shared__ float staged[kWarpsPerBlock][kMaxQkvRopeHeadDim];
+  WaitForPrerequisites();  // qkv comes from the kernel before
+  LetDependentsLaunch();
   const int warp = threadIdx.x / kWarpSize;
   const int lane = threadIdx.x % kWarpSize;
   const int64_t t = blockIdx.x;
@@ -107,8 +109,8 @@ void LaunchQkvRopeWriteKv(const QkvRopeWriteKvArgs& args, cudaStream_t stream) {
   const int64_t head_groups = (num_qkv_heads + kWarpsPerBlock - 1) / kWarpsPerBlock;
   BRISK_CHECK_LE(head_groups, int64_t{65535}) << "qkv_rope_write_kv heads";
   const dim3 grid(static_cast<unsigned>(args.num_tokens), static_cast<unsigned>(head_groups));
-  QkvRopeWriteKvKernel<<<grid, kWarpsPerBlock * kWarpSize, 0, stream>>>(args);
-  BRISK_CUDA_CHECK(cudaGetLastError());
+  LaunchKernel(/*dependent=*/true, QkvRopeWriteKvKernel, grid, dim3(kWarpsPerBlock * kWarpSize),
+               0, stream, args);
 }
 
 }  // namespace brisk::backend::cuda
