@@ -66,6 +66,19 @@ void Backend::FusedMatMul(const Tensor& x, const Tensor& w, const Tensor* bias,
   Add(*y, product, y);
 }
 
+void Backend::SwiGluMlp(Tensor* residual, const Tensor& norm_weight, float eps,
+                        const Tensor& gate_up, const Tensor* gate_up_bias, const Tensor& down,
+                        const Tensor* down_bias) {
+  const SwiGluMlpDims d = CheckSwiGluMlpShapes(*residual, norm_weight, gate_up, gate_up_bias,
+                                               down, down_bias);
+  Tensor gate_up_out = AllocateScratch(DType::kF32, {d.rows, 2 * d.inter});
+  FusedMatMul(*residual, gate_up, gate_up_bias,
+              {.prologue = MatMulPrologue::kRmsNorm, .norm_weight = &norm_weight, .eps = eps},
+              &gate_up_out);
+  FusedMatMul(gate_up_out, down, down_bias,
+              {.prologue = MatMulPrologue::kSiluMul, .accumulate = true}, residual);
+}
+
 std::string_view OpName(OpId op) {
   switch (op) {
     case OpId::kEmbedding: return "embedding";
@@ -83,6 +96,7 @@ std::string_view OpName(OpId op) {
     case OpId::kQkvRopeWriteKv: return "qkv_rope_write_kv";
     case OpId::kSampleTokens: return "sample_tokens";
     case OpId::kFusedMatMul: return "fused_matmul";
+    case OpId::kSwiGluMlp: return "swiglu_mlp";
   }
   return "?";
 }

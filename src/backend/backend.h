@@ -41,12 +41,13 @@ enum class OpId {
   kQkvRopeWriteKv,
   kSampleTokens,
   kFusedMatMul,
+  kSwiGluMlp,
 };
-inline constexpr std::array<OpId, 15> kAllOps = {
+inline constexpr std::array<OpId, 16> kAllOps = {
     OpId::kEmbedding,      OpId::kMatMul,         OpId::kRmsNorm,      OpId::kAddRmsNorm,
     OpId::kRope,           OpId::kSiluMul,        OpId::kAdd,          OpId::kWriteKvCache,
     OpId::kPagedAttention, OpId::kLayerNorm,      OpId::kGelu,         OpId::kEncoderAttention,
-    OpId::kQkvRopeWriteKv, OpId::kSampleTokens,   OpId::kFusedMatMul,
+    OpId::kQkvRopeWriteKv, OpId::kSampleTokens,   OpId::kFusedMatMul,  OpId::kSwiGluMlp,
 };
 std::string_view OpName(OpId op);
 
@@ -168,6 +169,19 @@ class Backend {
   // x: [m, k] f32 ([m, 2k] for kSiluMul); w, bias as in MatMul; y: [m, n] f32, not aliasing x.
   virtual void FusedMatMul(const Tensor& x, const Tensor& w, const Tensor* bias,
                            const FusedMatMulParams& params, Tensor* y);
+
+  // The SwiGLU MLP block of a pre-norm decoder layer, on the residual stream:
+  //   gate_up = RmsNorm(residual, norm_weight, eps) · gate_upᵀ (+ gate_up_bias)
+  //   residual += SiluMul(gate_up) · downᵀ (+ down_bias)
+  // The default runs the two FusedMatMuls, gate_up in f32. A backend may keep gate_up in its
+  // activation precision between the products (the CUDA backend's bf16 mode holds it in bf16
+  // for prefill-sized batches, as the bf16 GEMMs would round it anyway on the way in).
+  // residual: [m, hidden] f32; norm_weight: [hidden] f32; gate_up: [2 * inter, hidden] and
+  // down: [hidden, inter], f32/bf16/f16; gate_up_bias: [2 * inter], down_bias: [hidden], f32
+  // or nullptr.
+  virtual void SwiGluMlp(Tensor* residual, const Tensor& norm_weight, float eps,
+                         const Tensor& gate_up, const Tensor* gate_up_bias, const Tensor& down,
+                         const Tensor* down_bias);
 
   // out = x / sqrt(mean(x², last dim) + eps) * weight. out may alias x.
   // x, out: [rows, dim] f32; weight: [dim] f32

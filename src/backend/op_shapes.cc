@@ -45,6 +45,7 @@ bool SupportsFloatWeightOps(OpId op, DType weight_dtype) {
     case OpId::kEmbedding:
     case OpId::kMatMul:
     case OpId::kFusedMatMul:
+    case OpId::kSwiGluMlp:
       return IsFloatWeightDType(weight_dtype);
     case OpId::kRmsNorm:
     case OpId::kAddRmsNorm:
@@ -89,6 +90,37 @@ MatMulDims CheckMatMulShapes(const Tensor& x, const Tensor& w, const Tensor* bia
     CheckF32(*bias, "matmul bias");
     BRISK_CHECK(bias->rank() == 1 && bias->dim(0) == d.n)
         << "matmul bias " << ShapeToString(bias->shape());
+  }
+  return d;
+}
+
+SwiGluMlpDims CheckSwiGluMlpShapes(const Tensor& residual, const Tensor& norm_weight,
+                                   const Tensor& gate_up, const Tensor* gate_up_bias,
+                                   const Tensor& down, const Tensor* down_bias) {
+  CheckF32(residual, "swiglu_mlp residual");
+  CheckF32(norm_weight, "swiglu_mlp norm weight");
+  CheckFloatWeight(gate_up, "swiglu_mlp gate_up");
+  CheckFloatWeight(down, "swiglu_mlp down");
+  BRISK_CHECK(residual.rank() == 2 && gate_up.rank() == 2 && down.rank() == 2)
+      << "swiglu_mlp ranks: residual " << ShapeToString(residual.shape()) << " gate_up "
+      << ShapeToString(gate_up.shape()) << " down " << ShapeToString(down.shape());
+  SwiGluMlpDims d{.rows = residual.dim(0), .hidden = residual.dim(1), .inter = down.dim(1)};
+  BRISK_CHECK(norm_weight.rank() == 1 && norm_weight.dim(0) == d.hidden)
+      << "swiglu_mlp norm weight " << ShapeToString(norm_weight.shape());
+  BRISK_CHECK(gate_up.dim(0) == 2 * d.inter && gate_up.dim(1) == d.hidden &&
+              down.dim(0) == d.hidden)
+      << "swiglu_mlp gate_up " << ShapeToString(gate_up.shape()) << " down "
+      << ShapeToString(down.shape()) << " for residual " << ShapeToString(residual.shape())
+      << ": want [2 * inter, hidden] and [hidden, inter]";
+  if (gate_up_bias != nullptr) {
+    CheckF32(*gate_up_bias, "swiglu_mlp gate_up bias");
+    BRISK_CHECK(gate_up_bias->rank() == 1 && gate_up_bias->dim(0) == 2 * d.inter)
+        << "swiglu_mlp gate_up bias " << ShapeToString(gate_up_bias->shape());
+  }
+  if (down_bias != nullptr) {
+    CheckF32(*down_bias, "swiglu_mlp down bias");
+    BRISK_CHECK(down_bias->rank() == 1 && down_bias->dim(0) == d.hidden)
+        << "swiglu_mlp down bias " << ShapeToString(down_bias->shape());
   }
   return d;
 }

@@ -65,6 +65,11 @@ struct EncoderAttentionDims {
   int64_t head_dim = 0;
   int64_t num_seqs = 0;  // seq_starts.dim(0) - 1
 };
+struct SwiGluMlpDims {
+  int64_t rows = 0;    // rows of the residual stream
+  int64_t hidden = 0;  // its width
+  int64_t inter = 0;   // the MLP's intermediate width (gate_up has 2 * inter rows)
+};
 struct SampleTokensDims {
   int64_t rows = 0;
   int64_t vocab = 0;  // >= 1
@@ -80,6 +85,13 @@ MatMulDims CheckMatMulShapes(const Tensor& x, const Tensor& w, const Tensor* bia
 
 // x, out: [rows, dim] f32; weight: [dim] f32
 RowDims CheckRmsNormShapes(const Tensor& x, const Tensor& weight, const Tensor& out);
+
+// residual: [m, hidden] f32; norm_weight: [hidden] f32; gate_up: [2 * inter, hidden] and
+// down: [hidden, inter] f32/bf16/f16; gate_up_bias: [2 * inter] f32 or nullptr; down_bias:
+// [hidden] f32 or nullptr.
+SwiGluMlpDims CheckSwiGluMlpShapes(const Tensor& residual, const Tensor& norm_weight,
+                                   const Tensor& gate_up, const Tensor* gate_up_bias,
+                                   const Tensor& down, const Tensor* down_bias);
 
 // As CheckMatMulShapes for the product, with x [m, k] ([m, 2k] for the kSiluMul prologue), the
 // kRmsNorm prologue's norm_weight [k] f32, and y not overlapping x. Returns {m, n, k}.

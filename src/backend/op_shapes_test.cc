@@ -84,6 +84,9 @@ TEST(OpShapesDeathTest, MismatchesFailWithTheArgumentNamed) {
                                       {.prologue = MatMulPrologue::kRmsNorm, .norm_weight = &norm},
                                       F32({3, 7})),
                "fused_matmul x");
+  EXPECT_DEATH(CheckSwiGluMlpShapes(F32({3, 8}), F32({8}), F32({12, 8}), nullptr, F32({8, 5}),
+                                    nullptr),
+               "swiglu_mlp gate_up \\[12, 8\\] down \\[8, 5\\]");
   EXPECT_DEATH(CheckSameShapeF32(F32({2, 3}), I32({2, 3}), F32({2, 3})), "b must be f32");
   EXPECT_DEATH(CheckRopeShapes(F32({4, 2, 16}), I32({4}), F32({32, 7})), "rope rotary_dim 7");
   EXPECT_DEATH(CheckWriteKvCacheShapes(F32({3, 2, 8}), F32({3, 2, 8}), I32({2}),
@@ -212,7 +215,8 @@ namespace {
 TEST(SupportsFloatWeightOpsTest, MatMulsAndEmbeddingTakeFloatWeightsTheRestF32) {
   for (OpId op : kAllOps) {
     const bool weighted =
-        op == OpId::kMatMul || op == OpId::kFusedMatMul || op == OpId::kEmbedding;
+        op == OpId::kMatMul || op == OpId::kFusedMatMul || op == OpId::kSwiGluMlp ||
+        op == OpId::kEmbedding;
     EXPECT_TRUE(SupportsFloatWeightOps(op, DType::kF32)) << OpName(op);
     EXPECT_EQ(SupportsFloatWeightOps(op, DType::kBF16), weighted) << OpName(op);
     EXPECT_EQ(SupportsFloatWeightOps(op, DType::kF16), weighted) << OpName(op);

@@ -3,7 +3,7 @@
 // blocking (k not a multiple of 32 or of the k block, n and m not multiples of the tile sizes),
 // a long k, and degenerate sizes of 1; decode-sized cases (m <= 8 at model shapes) cover the
 // GPU's GEMV. FusedMatMul runs each prologue with and without accumulation on the GEMV's shapes
-// and on GEMM-sized m.
+// and on GEMM-sized m; SwiGluMlp runs the whole MLP block on both regimes.
 #include <cmath>
 #include <string>
 #include <vector>
@@ -246,6 +246,63 @@ std::vector<OpCase> MatMulCases() {
       const bool bias = (index / 2) % 2 == 0;
       cases.push_back(MatMulCase({m, g.n, g.k, bias}, dtype));
       ++index;
+    }
+  }
+  return cases;
+}
+
+std::vector<OpCase> SwiGluMlpCases() {
+  struct MlpShape {
+    int64_t rows, hidden, inter;
+    bool bias;
+  };
+  const MlpShape shapes[] = {{1, 8, 12, false},    {1, 64, 96, true},    {3, 64, 96, false},
+                             {1, 2048, 512, false}, {9, 128, 256, true},  {33, 64, 200, false},
+                             {2, 256, 1024, false}};
+  std::vector<OpCase> cases;
+  for (const MlpShape& s : shapes) {
+    for (DType dtype : kWeightDTypes) {
+      if (dtype == DType::kF32 && s.rows * s.hidden * s.inter > 200000) continue;
+      const std::string name = absl::StrCat("r", s.rows, "_h", s.hidden, "_i", s.inter, "_",
+                                            DTypeTag(dtype), s.bias ? "_bias" : "");
+      const float eps = 1e-5f;
+      cases.push_back(OpCase{
+          .op = OpId::kSwiGluMlp,
+          .weight_dtype = dtype,
+          .name = name,
+          .checks = {Check::kReduction},
+          .make_inputs =
+              [=] {
+                std::mt19937 rng = RngFor(name);
+                return std::vector<Tensor>{RandomF32({s.rows, s.hidden}, -2.0f, 2.0f, &rng),
+                                           RandomF32({s.hidden}, -1.5f, 1.5f, &rng),
+                                           RandomWeight(dtype, {2 * s.inter, s.hidden}, &rng),
+                                           RandomF32({2 * s.inter}, -1.0f, 1.0f, &rng),
+                                           RandomWeight(dtype, {s.hidden, s.inter}, &rng),
+                                           RandomF32({s.hidden}, -1.0f, 1.0f, &rng)};
+              },
+          .run =
+              [=](Backend& b, const DeviceIo& io, const std::vector<Tensor>& in) {
+                Tensor residual = io.to_device(in[0]);
+                Tensor gate_up_bias = io.to_device(in[3]);
+                Tensor down_bias = io.to_device(in[5]);
+                b.SwiGluMlp(&residual, io.to_device(in[1]), eps, io.to_device(in[2]),
+                            s.bias ? &gate_up_bias : nullptr, io.to_device(in[4]),
+                            s.bias ? &down_bias : nullptr);
+                return std::vector<Tensor>{io.to_host(residual)};
+              },
+          .naive_f32 =
+              [=](const std::vector<Tensor>& in) {
+                const Tensor gate_up =
+                    NaiveMatMul(NaivePrologue(in[0], backend::MatMulPrologue::kRmsNorm, in[1], eps),
+                                WeightToF32(in[2]), s.bias ? &in[3] : nullptr);
+                Tensor y = NaiveMatMul(
+                    NaivePrologue(gate_up, backend::MatMulPrologue::kSiluMul, in[1], eps),
+                    WeightToF32(in[4]), s.bias ? &in[5] : nullptr);
+                for (int64_t i = 0; i < y.numel(); ++i) y.data<float>()[i] += in[0].data<float>()[i];
+                return std::vector<Tensor>{y};
+              },
+      });
     }
   }
   return cases;

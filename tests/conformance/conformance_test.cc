@@ -126,7 +126,7 @@ TEST(ConformanceHarnessTest, EveryOpRunsOnEveryBackend) {
 TEST(ConformanceHarnessTest, WeightOpsCoverEveryClaimedDtype) {
   for (const BackendUnderTest& under_test : BackendsUnderTest()) {
     std::unique_ptr<Backend> backend = under_test.make();
-    for (OpId op : {OpId::kMatMul, OpId::kFusedMatMul, OpId::kEmbedding}) {
+    for (OpId op : {OpId::kMatMul, OpId::kFusedMatMul, OpId::kSwiGluMlp, OpId::kEmbedding}) {
       for (DType dtype : {DType::kF32, DType::kBF16, DType::kF16}) {
         if (!backend->Supports(op, dtype)) continue;
         bool any = false;

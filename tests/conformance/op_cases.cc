@@ -31,6 +31,7 @@ const std::vector<CaseGenerator>& CaseGenerators() {
       {OpId::kQkvRopeWriteKv, QkvRopeWriteKvCases},
       {OpId::kSampleTokens, SampleTokensCases},
       {OpId::kFusedMatMul, FusedMatMulCases},
+      {OpId::kSwiGluMlp, SwiGluMlpCases},
   };
   return *generators;
 }

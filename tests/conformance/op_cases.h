@@ -76,6 +76,7 @@ std::vector<OpCase> EncoderAttentionCases();
 std::vector<OpCase> SampleTokensCases();
 std::vector<OpCase> QkvRopeWriteKvCases();
 std::vector<OpCase> FusedMatMulCases();
+std::vector<OpCase> SwiGluMlpCases();
 
 // ---- Helpers for case generators ----
 

@@ -14,22 +14,32 @@
 namespace brisk::backend::cuda {
 namespace {
 
+__device__ inline float LoadValue(const float* p) { return *p; }
+__device__ inline float LoadValue(const __nv_bfloat16* p) { return __bfloat162float(*p); }
+__device__ inline float4 Load4(const float* p) { return *reinterpret_cast<const float4*>(p); }
+__device__ inline float4 Load4(const __nv_bfloat16* p) {
+  const uint2 raw = *reinterpret_cast<const uint2*>(p);
+  return make_float4(__uint_as_float(raw.x << 16), __uint_as_float(raw.x & 0xffff0000u),
+                     __uint_as_float(raw.y << 16), __uint_as_float(raw.y & 0xffff0000u));
+}
+
 __device__ inline void StoreValue(float* p, float v) { *p = v; }
 __device__ inline void StoreValue(__nv_bfloat16* p, float v) { *p = __float2bfloat16_rn(v); }
 
 // grid: x strides over the columns of a row, y over the rows (no per-element division).
-template <typename Out>
-__global__ void SiluMulKernel(const float* __restrict__ gate_up,  // [rows, 2 * dim]
-                              Out* __restrict__ out,              // [rows, dim]
+// In: float or __nv_bfloat16; Out likewise.
+template <typename In, typename Out>
+__global__ void SiluMulKernel(const In* __restrict__ gate_up,  // [rows, 2 * dim]
+                              Out* __restrict__ out,           // [rows, dim]
                               int64_t rows, int64_t dim) {
   const int64_t col_stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
-    const float* gate = gate_up + r * 2 * dim;
-    const float* up = gate + dim;
+    const In* gate = gate_up + r * 2 * dim;
+    const In* up = gate + dim;
     Out* out_row = out + r * dim;
     for (int64_t c = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; c < dim;
          c += col_stride) {
-      StoreValue(out_row + c, SiluTimes(gate[c], up[c]));
+      StoreValue(out_row + c, SiluTimes(LoadValue(gate + c), LoadValue(up + c)));
     }
   }
 }
@@ -47,20 +57,20 @@ __device__ inline void Store4(__nv_bfloat16* p, float4 v) {
 // SiluMulKernel with 16-byte loads (dim % 4 == 0, 16-byte aligned rows): prefill rows are
 // bound by moving the bytes, and four elements per load cut the instructions per byte by four.
 // grid: x strides over the 4-element vectors of a row, y over the rows.
-template <typename Out>
-__global__ void SiluMulVecKernel(const float* __restrict__ gate_up,  // [rows, 2 * dim]
-                                 Out* __restrict__ out,              // [rows, dim]
+template <typename In, typename Out>
+__global__ void SiluMulVecKernel(const In* __restrict__ gate_up,  // [rows, 2 * dim]
+                                 Out* __restrict__ out,           // [rows, dim]
                                  int64_t rows, int64_t dim) {
   const int64_t num_vec = dim / 4;
   const int64_t vec_stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
-    const float* gate = gate_up + r * 2 * dim;
-    const float* up = gate + dim;
+    const In* gate = gate_up + r * 2 * dim;
+    const In* up = gate + dim;
     Out* out_row = out + r * dim;
     for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < num_vec;
          i += vec_stride) {
-      const float4 g = reinterpret_cast<const float4*>(gate)[i];
-      const float4 u = reinterpret_cast<const float4*>(up)[i];
+      const float4 g = Load4(gate + 4 * i);
+      const float4 u = Load4(up + 4 * i);
       Store4(out_row + 4 * i,
              make_float4(SiluTimes(g.x, u.x), SiluTimes(g.y, u.y), SiluTimes(g.z, u.z),
                          SiluTimes(g.w, u.w)));
@@ -102,8 +112,8 @@ __global__ void GeluKernel(const float* x, float* out, int64_t num_elements) {
   }
 }
 
-template <typename Out>
-void LaunchSiluMulTo(const float* gate_up, Out* out, int64_t rows, int64_t dim,
+template <typename In, typename Out>
+void LaunchSiluMulTo(const In* gate_up, Out* out, int64_t rows, int64_t dim,
                      cudaStream_t stream) {
   BRISK_CHECK(rows >= 0 && dim >= 0) << "silu_mul rows " << rows << " dim " << dim;
   if (rows == 0 || dim == 0) return;
@@ -113,10 +123,10 @@ void LaunchSiluMulTo(const float* gate_up, Out* out, int64_t rows, int64_t dim,
   const auto aligned = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
   if (dim % 4 == 0 && aligned(gate_up) && aligned(out)) {
     const dim3 grid(FlatBlocks(dim / 4), grid_rows);
-    SiluMulVecKernel<Out><<<grid, kFlatThreads, 0, stream>>>(gate_up, out, rows, dim);
+    SiluMulVecKernel<In, Out><<<grid, kFlatThreads, 0, stream>>>(gate_up, out, rows, dim);
   } else {
     const dim3 grid(FlatBlocks(dim), grid_rows);
-    SiluMulKernel<Out><<<grid, kFlatThreads, 0, stream>>>(gate_up, out, rows, dim);
+    SiluMulKernel<In, Out><<<grid, kFlatThreads, 0, stream>>>(gate_up, out, rows, dim);
   }
   BRISK_CUDA_CHECK(cudaGetLastError());
 }
@@ -148,6 +158,12 @@ void LaunchSiluMul(const float* gate_up, float* out, int64_t rows, int64_t dim,
 void LaunchSiluMulToBf16(const float* gate_up, void* out_bf16, int64_t rows, int64_t dim,
                          cudaStream_t stream) {
   LaunchSiluMulTo(gate_up, static_cast<__nv_bfloat16*>(out_bf16), rows, dim, stream);
+}
+
+void LaunchSiluMulBf16(const void* gate_up_bf16, void* out_bf16, int64_t rows, int64_t dim,
+                       cudaStream_t stream) {
+  LaunchSiluMulTo(static_cast<const __nv_bfloat16*>(gate_up_bf16),
+                  static_cast<__nv_bfloat16*>(out_bf16), rows, dim, stream);
 }
 
 void LaunchAdd(const float* a, const float* b, float* out, int64_t num_elements,

@@ -20,6 +20,9 @@ void LaunchSiluMul(const float* gate_up, float* out, int64_t rows, int64_t dim,
 // bf16 GEMM.
 void LaunchSiluMulToBf16(const float* gate_up, void* out_bf16, int64_t rows, int64_t dim,
                          cudaStream_t stream);
+// The same with gate_up [rows, 2 * dim] bf16 too (SiLU computed in f32 from the bf16 inputs).
+void LaunchSiluMulBf16(const void* gate_up_bf16, void* out_bf16, int64_t rows, int64_t dim,
+                       cudaStream_t stream);
 
 // out[i] = a[i] + b[i], one f32 addition (bit-exact with the host).
 // a, b, out: [num_elements] device; out may alias a or b.

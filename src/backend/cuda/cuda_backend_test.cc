@@ -552,6 +552,63 @@ TEST(CudaGemvTest, FusedProloguesMatchTheOpsOneByOne) {
   }
 }
 
+// SwiGluMlp in the bf16 mode at a prefill-sized batch keeps gate_up in bf16 between its GEMMs:
+// the result must stay within the error that rounding adds (each act element off by at most
+// ~2^-7 relative: gate and up rounded, then act rounded; bound 2^-6 of the magnitude of the
+// second product), and must differ from the f32-gate_up default somewhere (the bf16 path ran).
+TEST(CudaBf16ActivationsTest, SwiGluMlpKeepsGateUpInBf16) {
+  if (!HasDevice()) {
+    GTEST_SKIP() << kNoDeviceMessage;
+  }
+  std::unique_ptr<Backend> b = MakeCuda(CudaBackendOptions::Activations::kBf16, true);
+  ASSERT_NE(b, nullptr);
+  const int64_t rows = 48, hidden = 512, inter = 1024;
+  Tensor residual = RandomF32({rows, hidden}, -2.0f, 2.0f, 400);
+  Tensor norm = RandomF32({hidden}, -1.5f, 1.5f, 401);
+  Tensor gate_up = RandomHalf(DType::kBF16, {2 * inter, hidden}, 402);
+  Tensor down = RandomHalf(DType::kBF16, {hidden, inter}, 403);
+  Tensor down_bias = RandomF32({hidden}, -1.0f, 1.0f, 404);
+  Tensor norm_d = b->ToDevice(norm), gate_up_d = b->ToDevice(gate_up);
+  Tensor down_d = b->ToDevice(down), down_bias_d = b->ToDevice(down_bias);
+  Tensor fused = b->ToDevice(residual), one_by_one = b->ToDevice(residual);
+  b->SwiGluMlp(&fused, norm_d, 1e-5f, gate_up_d, nullptr, down_d, &down_bias_d);
+  b->Backend::SwiGluMlp(&one_by_one, norm_d, 1e-5f, gate_up_d, nullptr, down_d, &down_bias_d);
+  Tensor got = b->ToHost(fused), want = b->ToHost(one_by_one);
+  int64_t num_differing = 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    // The block in double on the host, for the magnitudes.
+    double sum_squares = 0.0;
+    for (int64_t i = 0; i < hidden; ++i) {
+      const double v = residual.data<float>()[r * hidden + i];
+      sum_squares += v * v;
+    }
+    const double inv_rms = 1.0 / std::sqrt(sum_squares / hidden + 1e-5);
+    std::vector<double> h(hidden), act(inter);
+    for (int64_t i = 0; i < hidden; ++i) {
+      h[i] = residual.data<float>()[r * hidden + i] * inv_rms * norm.data<float>()[i];
+    }
+    for (int64_t j = 0; j < inter; ++j) {
+      double g = 0.0, u = 0.0;
+      for (int64_t i = 0; i < hidden; ++i) {
+        g += h[i] * WeightValue(gate_up, j * hidden + i);
+        u += h[i] * WeightValue(gate_up, (inter + j) * hidden + i);
+      }
+      act[j] = g / (1.0 + std::exp(-g)) * u;
+    }
+    for (int64_t c = 0; c < hidden; ++c) {
+      double magnitude = 0.0;
+      for (int64_t j = 0; j < inter; ++j) {
+        magnitude += std::fabs(act[j] * WeightValue(down, c * inter + j));
+      }
+      const double diff =
+          std::fabs(got.data<float>()[r * hidden + c] - want.data<float>()[r * hidden + c]);
+      ASSERT_LE(diff, std::ldexp(magnitude, -6) + 1e-5) << "at (" << r << ", " << c << ")";
+      num_differing += diff > 0.0;
+    }
+  }
+  EXPECT_GT(num_differing, 0) << "gate_up was not kept in bf16";
+}
+
 // Views at element offsets: x 4-byte aligned only (vectorized weights, activations staged one
 // float at a time), w 2-byte aligned only (the scalar kernel), y and bias offset by one.
 TEST_F(CudaBackendTest, GemvOnUnalignedViews) {

@@ -37,6 +37,18 @@ MatMulDims CheckFusedMatMulOnDevice(const Tensor& x, const Tensor& w, const Tens
   return CheckFusedMatMulShapes(x, w, bias, params, y);
 }
 
+SwiGluMlpDims CheckSwiGluMlpOnDevice(const Tensor& residual, const Tensor& norm_weight,
+                                     const Tensor& gate_up, const Tensor* gate_up_bias,
+                                     const Tensor& down, const Tensor* down_bias) {
+  CheckOnDevice(residual, "swiglu_mlp residual");
+  CheckOnDevice(norm_weight, "swiglu_mlp norm weight");
+  CheckOnDevice(gate_up, "swiglu_mlp gate_up");
+  CheckOnDevice(down, "swiglu_mlp down");
+  if (gate_up_bias != nullptr) CheckOnDevice(*gate_up_bias, "swiglu_mlp gate_up bias");
+  if (down_bias != nullptr) CheckOnDevice(*down_bias, "swiglu_mlp down bias");
+  return CheckSwiGluMlpShapes(residual, norm_weight, gate_up, gate_up_bias, down, down_bias);
+}
+
 RowDims CheckRmsNormOnDevice(const Tensor& x, const Tensor& weight, const Tensor& out) {
   CheckOnDevice(x, "rms_norm x");
   CheckOnDevice(weight, "rms_norm weight");

@@ -20,6 +20,9 @@ MatMulDims CheckMatMulOnDevice(const Tensor& x, const Tensor& w, const Tensor* b
                                const Tensor& y);
 MatMulDims CheckFusedMatMulOnDevice(const Tensor& x, const Tensor& w, const Tensor* bias,
                                     const FusedMatMulParams& params, const Tensor& y);
+SwiGluMlpDims CheckSwiGluMlpOnDevice(const Tensor& residual, const Tensor& norm_weight,
+                                     const Tensor& gate_up, const Tensor* gate_up_bias,
+                                     const Tensor& down, const Tensor* down_bias);
 RowDims CheckRmsNormOnDevice(const Tensor& x, const Tensor& weight, const Tensor& out);
 // The arguments are named "a", "b" and "out" in messages (as in CheckSameShapeF32).
 RowDims CheckSameShapeF32OnDevice(const Tensor& a, const Tensor& b, const Tensor& out);

@@ -94,7 +94,8 @@ const LtGemm::Plan* LtGemm::FindOrBuildPlan(const GemmArgs& args) {
   const uint32_t align_a = AlignmentBytes(args.w);
   const uint32_t align_b = AlignmentBytes(args.x);
   const uint32_t align_c = AlignmentBytes(args.y);
-  const PlanKey key{args.m, args.n, args.k, args.input_dtype, align_a, align_b, align_c};
+  const PlanKey key{args.m,           args.n,  args.k,  args.input_dtype,
+                    args.output_dtype, align_a, align_b, align_c};
   if (auto it = plans_.find(key); it != plans_.end()) return it->second.get();
   auto plan = std::make_unique<Plan>();
   Descriptors& d = plan->d;
@@ -116,7 +117,9 @@ const LtGemm::Plan* LtGemm::FindOrBuildPlan(const GemmArgs& args) {
   // Layouts describe the stored (column-major) matrices before op(): see gemm.h.
   BRISK_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&d.a, input_type, k, n, args.k), &args);
   BRISK_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&d.b, input_type, k, m, args.k), &args);
-  BRISK_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&d.c, CUDA_R_32F, n, m, args.n), &args);
+  const cudaDataType_t output_type =
+      args.output_dtype == tensor::DType::kF32 ? CUDA_R_32F : CUDA_R_16BF;
+  BRISK_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&d.c, output_type, n, m, args.n), &args);
 
   BRISK_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&d.preference), &args);
   const uint64_t workspace_bytes = workspace_bytes_;
@@ -160,6 +163,10 @@ bool LtGemm::Run(const GemmArgs& args, cudaStream_t stream) {
       << "gemm m " << args.m << " n " << args.n << " k " << args.k;
   BRISK_CHECK(args.input_dtype == tensor::DType::kF32 || args.input_dtype == tensor::DType::kBF16)
       << "gemm input " << tensor::DTypeName(args.input_dtype);
+  BRISK_CHECK(args.output_dtype == tensor::DType::kF32 ||
+              (args.output_dtype == tensor::DType::kBF16 &&
+               args.input_dtype == tensor::DType::kBF16 && !args.accumulate))
+      << "gemm output " << tensor::DTypeName(args.output_dtype);
   const Plan* plan = FindOrBuildPlan(args);
   if (!plan->supported) return false;
   const float alpha = 1.0f;

@@ -1,5 +1,6 @@
 // cuBLASLt wrapper for the one GEMM shape of the decoder: row-major y = x · wᵀ with f32
-// output and f32 accumulation (CUBLAS_COMPUTE_32F: no TF32). Inputs are both f32 or both bf16.
+// accumulation (CUBLAS_COMPUTE_32F: no TF32) and f32 output (bf16 output for bf16 inputs when
+// asked). Inputs are both f32 or both bf16.
 //
 // cuBLASLt is column-major; a row-major [r, c] matrix is the column-major [c, r] matrix with
 // leading dimension c. So with row-major x [m, k], w [n, k], y [m, n]:
@@ -24,8 +25,9 @@ namespace brisk::backend::cuda {
 struct GemmArgs {
   const void* x = nullptr;  // [m, k] row-major device, input_dtype
   const void* w = nullptr;  // [n, k] row-major device, input_dtype
-  float* y = nullptr;       // [m, n] row-major device
-  tensor::DType input_dtype = tensor::DType::kF32;  // f32 or bf16
+  void* y = nullptr;        // [m, n] row-major device, output_dtype
+  tensor::DType input_dtype = tensor::DType::kF32;   // f32 or bf16
+  tensor::DType output_dtype = tensor::DType::kF32;  // f32, or bf16 with bf16 inputs
   bool accumulate = false;  // y += x · wᵀ (beta = 1: one f32 rounding of sum + y) instead of =
   int64_t m = 0;
   int64_t n = 0;
@@ -50,7 +52,8 @@ class LtGemm {
   // shape and alignment, serves either beta). Returns false, queuing nothing, when cuBLASLt has no algorithm
   // for the combination (possible for bf16 inputs with odd k); any other cuBLASLt failure is
   // fatal with a message naming the shape.
-  // REQUIRES: m, n, k > 0; input_dtype f32 or bf16.
+  // REQUIRES: m, n, k > 0; input_dtype f32 or bf16; output_dtype f32, or bf16 with bf16 inputs
+  // and no accumulate.
   bool Run(const GemmArgs& args, cudaStream_t stream);
 
  private:
@@ -58,7 +61,8 @@ class LtGemm {
   // (m, n, k, input dtype, alignment of w, x, y): shapes repeat every step, so the descriptors
   // and the heuristic's algorithm are built once per key (the heuristic query alone costs tens
   // of microseconds, about as much as a decode-sized GEMM).
-  using PlanKey = std::tuple<int64_t, int64_t, int64_t, tensor::DType, uint32_t, uint32_t, uint32_t>;
+  using PlanKey = std::tuple<int64_t, int64_t, int64_t, tensor::DType, tensor::DType, uint32_t,
+                             uint32_t, uint32_t>;
   const Plan* FindOrBuildPlan(const GemmArgs& args);
 
   std::map<PlanKey, std::unique_ptr<Plan>> plans_;

@@ -256,11 +256,9 @@ void LlamaFamilyModel::Attention(const LayerWeights& w, int layer_idx, const For
 }
 
 void LlamaFamilyModel::Mlp(const LayerWeights& w, Tensor* residual) {
-  const Tensor gate_up =
-      NormLinear(*residual, w.post_attention_norm, w.gate_up_proj, w.gate_up_bias);
-  backend_->FusedMatMul(gate_up, w.down_proj, w.down_bias ? &*w.down_bias : nullptr,
-                        {.prologue = backend::MatMulPrologue::kSiluMul, .accumulate = true},
-                        residual);
+  backend_->SwiGluMlp(residual, w.post_attention_norm, static_cast<float>(config_.rms_norm_eps),
+                      w.gate_up_proj, w.gate_up_bias ? &*w.gate_up_bias : nullptr, w.down_proj,
+                      w.down_bias ? &*w.down_bias : nullptr);
 }
 
 // Pre-norm residual stream:
@@ -268,8 +266,9 @@ void LlamaFamilyModel::Mlp(const LayerWeights& w, Tensor* residual) {
 //   per layer: residual += attn(norm(residual)); residual += mlp(norm(residual))
 //   logits = lm_head(norm(residual[logits_indices]))
 // Each norm rides in the FusedMatMul of the projection that reads it, each residual add in the
-// FusedMatMul of the projection that produces it, and SwiGLU in the down projection's: a
-// backend that fuses them (the GPU's decode GEMV) runs four kernels per layer besides attention.
+// FusedMatMul of the projection that produces it, and SwiGLU in the down projection's (the MLP
+// is one SwiGluMlp op, by default two FusedMatMuls): a backend that fuses them (the GPU's
+// decode GEMV) runs four kernels per layer besides attention.
 void LlamaFamilyModel::ForwardOnDevice(const ForwardInputs& inputs, KvCache& kv, Tensor* logits) {
   const auto& c = config_;
   const int64_t num_tokens = inputs.token_ids.dim(0);
