@@ -22,7 +22,8 @@ struct CudaBackendOptions {
   // output (the GEMV rounds x the same way); f32 and f16 weights still take the f32 path.
   // kBf16 also runs the attention of prefill rows (sequences with several query rows; head_dim
   // 32, 64, 96 or 128) on bf16 tensor cores: q, k, v and the softmax weights rounded to bf16,
-  // f32 accumulation and softmax statistics. Decode rows stay f32.
+  // f32 accumulation and softmax statistics. Decode rows stay f32. And SwiGluMlp, at batches
+  // that take cuBLASLt, keeps gate_up in bf16 between its two GEMMs.
   enum class Activations { kF32, kBf16 };
   Activations activations = Activations::kF32;
   // MatMul with at most 8 rows of x (2 with bf16 activations and bf16 weights, where cuBLASLt's
