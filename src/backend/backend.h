@@ -164,7 +164,8 @@ class Backend {
   //   x' = the prologue of x (FusedMatMulParams), t = x' · wᵀ (+ bias), then y = t, or y += t
   //   with params.accumulate (the residual stream's add).
   // The same values as running RmsNorm / SiluMul, MatMul and Add one after another, up to the
-  // order of f32 sums; the default does exactly that. A backend overrides it where fusing saves
+  // order of f32 sums (including whether the bias or y's old value is added first); the
+  // default does exactly that. A backend overrides it where fusing saves
   // launches and passes over memory (a decode step's few rows).
   // x: [m, k] f32 ([m, 2k] for kSiluMul); w, bias as in MatMul; y: [m, n] f32, not aliasing x.
   virtual void FusedMatMul(const Tensor& x, const Tensor& w, const Tensor* bias,
@@ -173,9 +174,10 @@ class Backend {
   // The SwiGLU MLP block of a pre-norm decoder layer, on the residual stream:
   //   gate_up = RmsNorm(residual, norm_weight, eps) · gate_upᵀ (+ gate_up_bias)
   //   residual += SiluMul(gate_up) · downᵀ (+ down_bias)
-  // The default runs the two FusedMatMuls, gate_up in f32. A backend may keep gate_up in its
-  // activation precision between the products (the CUDA backend's bf16 mode holds it in bf16
-  // for prefill-sized batches, as the bf16 GEMMs would round it anyway on the way in).
+  // The default runs the two FusedMatMuls, gate_up in f32. A backend whose products round
+  // their activations to a narrower format may also hold gate_up in it between the products
+  // (one more rounding of each gate and up value than the default, in exchange for half the
+  // bytes of the layer's largest activation).
   // residual: [m, hidden] f32; norm_weight: [hidden] f32; gate_up: [2 * inter, hidden] and
   // down: [hidden, inter], f32/bf16/f16; gate_up_bias: [2 * inter], down_bias: [hidden], f32
   // or nullptr.

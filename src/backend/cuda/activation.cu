@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/dtype_util.cuh"
 #include "backend/cuda/kernel_util.cuh"
 #include "base/check.h"
 
@@ -22,9 +23,6 @@ __device__ inline float4 Load4(const __nv_bfloat16* p) {
   return make_float4(__uint_as_float(raw.x << 16), __uint_as_float(raw.x & 0xffff0000u),
                      __uint_as_float(raw.y << 16), __uint_as_float(raw.y & 0xffff0000u));
 }
-
-__device__ inline void StoreValue(float* p, float v) { *p = v; }
-__device__ inline void StoreValue(__nv_bfloat16* p, float v) { *p = __float2bfloat16_rn(v); }
 
 // grid: x strides over the columns of a row, y over the rows (no per-element division).
 // In: float or __nv_bfloat16; Out likewise.
@@ -42,16 +40,6 @@ __global__ void SiluMulKernel(const In* __restrict__ gate_up,  // [rows, 2 * dim
       StoreValue(out_row + c, SiluTimes(LoadValue(gate + c), LoadValue(up + c)));
     }
   }
-}
-
-__device__ inline void Store4(float* p, float4 v) { *reinterpret_cast<float4*>(p) = v; }
-__device__ inline void Store4(__nv_bfloat16* p, float4 v) {
-  const __nv_bfloat162 lo = __floats2bfloat162_rn(v.x, v.y);
-  const __nv_bfloat162 hi = __floats2bfloat162_rn(v.z, v.w);
-  uint2 packed;
-  packed.x = *reinterpret_cast<const uint32_t*>(&lo);
-  packed.y = *reinterpret_cast<const uint32_t*>(&hi);
-  *reinterpret_cast<uint2*>(p) = packed;
 }
 
 // SiluMulKernel with 16-byte loads (dim % 4 == 0, 16-byte aligned rows): prefill rows are

@@ -454,7 +454,7 @@ void CudaBackend::SwiGluMlp(Tensor* residual, const Tensor& norm_weight, float e
   const MatMulDims second{.m = d.rows, .n = d.hidden, .k = d.inter};
   const bool bf16_gemms = options_.activations == CudaBackendOptions::Activations::kBf16 &&
                           gate_up.dtype() == DType::kBF16 && down.dtype() == DType::kBF16 &&
-                          gate_up_bias == nullptr && d.rows > 0 && d.inter > 0 &&
+                          gate_up_bias == nullptr && d.rows > 0 && d.inter > 0 && d.hidden > 0 &&
                           !UsesGemv(first, gate_up.dtype()) && !UsesGemv(second, down.dtype());
   if (!bf16_gemms || d.hidden > int64_t{0x7fffffff}) {
     Backend::SwiGluMlp(residual, norm_weight, eps, gate_up, gate_up_bias, down, down_bias);

@@ -520,9 +520,10 @@ TEST(CudaGemvTest, FusedProloguesMatchTheOpsOneByOne) {
             const double inv_rms = 1.0 / std::sqrt(sum_squares / c.k + 1e-5);
             for (int64_t i = 0; i < c.k; ++i) {
               const double g = x.data<float>()[r * x_cols + i];
+              const double u = x.data<float>()[r * x_cols + c.k + i];  // SiluMul's up half
               xp[r * c.k + i] = prologue == MatMulPrologue::kRmsNorm
                                     ? g * inv_rms * norm.data<float>()[i]
-                                    : g / (1.0 + std::exp(-g)) * x.data<float>()[r * x_cols + c.k + i];
+                                    : g / (1.0 + std::exp(-g)) * u;
             }
           }
           const bool round_x = activations == Activations::kBf16;
@@ -704,6 +705,48 @@ TEST_F(CudaBackendTest, PagedAttentionAtHeadDimLimits) {
       EXPECT_TRUE(Close(cuda_->ToHost(out), expected, 1e-5))
           << "head_dim " << head_dim << " window " << window;
     }
+  }
+}
+
+// One backend runs decode batches of changing sizes over one split workspace: a batch's split
+// states must never land on the arrival counters of a later, larger batch (every row of every
+// batch matches the reference).
+TEST_F(CudaBackendTest, DecodeAttentionAcrossGrowingBatches) {
+  const int64_t num_heads = 8, num_kv_heads = 2, head_dim = 64, block_size = 16;
+  const int64_t context = 200, blocks_per_seq = (context + block_size - 1) / block_size;
+  const int64_t max_seqs = 40, num_blocks = max_seqs * blocks_per_seq;
+  Tensor k_cache = RandomF32({num_blocks, block_size, num_kv_heads, head_dim}, -1, 1, 70);
+  Tensor v_cache = RandomF32({num_blocks, block_size, num_kv_heads, head_dim}, -1, 1, 71);
+  const Tensor k_device = cuda_->ToDevice(k_cache), v_device = cuda_->ToDevice(v_cache);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+  uint32_t seed = 72;
+  for (int64_t num_seqs : {1, 16, 2, 40, 9}) {
+    std::vector<int32_t> starts(num_seqs + 1), lens(num_seqs), tables(num_seqs * blocks_per_seq);
+    for (int64_t s = 0; s <= num_seqs; ++s) starts[s] = static_cast<int32_t>(s);
+    for (int64_t s = 0; s < num_seqs; ++s) {
+      lens[s] = static_cast<int32_t>(context - 7 * s % 50);  // 150..200 keys, several splits
+      for (int64_t b = 0; b < blocks_per_seq; ++b) {
+        // Blocks of later sequences first, so that no two batches read the same layout.
+        tables[s * blocks_per_seq + b] =
+            static_cast<int32_t>((max_seqs - 1 - s) * blocks_per_seq + b);
+      }
+    }
+    Tensor q = RandomF32({num_seqs, num_heads, head_dim}, -3.0f, 3.0f, seed++);
+    AttentionMetadata host_meta{.query_start_loc = I32({num_seqs + 1}, starts),
+                                .context_lens = I32({num_seqs}, lens),
+                                .block_tables = I32({num_seqs, blocks_per_seq}, tables),
+                                .max_query_len = 1,
+                                .max_context_len = static_cast<int>(context)};
+    Tensor expected = Tensor::Empty(DType::kF32, q.shape());
+    reference_.PagedAttention(q, k_cache, v_cache, host_meta, {.scale = scale}, &expected);
+    AttentionMetadata meta{.query_start_loc = cuda_->ToDevice(host_meta.query_start_loc),
+                           .context_lens = cuda_->ToDevice(host_meta.context_lens),
+                           .block_tables = cuda_->ToDevice(host_meta.block_tables),
+                           .max_query_len = 1,
+                           .max_context_len = static_cast<int>(context)};
+    Tensor out = cuda_->Allocate(DType::kF32, q.shape());
+    cuda_->PagedAttention(cuda_->ToDevice(q), k_device, v_device, meta, {.scale = scale}, &out);
+    EXPECT_TRUE(Close(cuda_->ToHost(out), expected, 1e-5)) << num_seqs << " sequences";
   }
 }
 

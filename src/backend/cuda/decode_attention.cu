@@ -44,10 +44,13 @@ constexpr int kMinKeysPerSplit = 32;
 constexpr int64_t kTargetBlocksPerSm = 4;
 constexpr int kSlots = 2;         // 16-byte slots of a row per lane
 constexpr int kKeysPerGroup = 2;  // keys per lane group and step
-constexpr size_t kCounterAlign = 256;
+constexpr int64_t kMaxCounters =
+    static_cast<int64_t>(kDecodeAttentionCounterBytes / sizeof(uint32_t));
 
 // Workspace, from `workspace`:
-//   counters  [num_seqs, num_kv_heads * head_chunks] uint32, padded to counter_bytes
+//   counters  [num_seqs, num_kv_heads * head_chunks] uint32 in a fixed area of
+//             kDecodeAttentionCounterBytes: the states after it never overlap the counters of
+//             any launch, whatever its batch, so one workspace serves every batch size
 //   stats     [num_seqs, num_heads, num_splits] float2 (m, l), padded to 16 bytes
 //   sums      [num_seqs, num_heads, num_splits, head_dim] f32, unnormalized Σ p·v
 struct WorkspaceLayout {
@@ -65,9 +68,7 @@ WorkspaceLayout LayoutOf(const PagedAttentionArgs& args, const DecodeAttentionPl
   WorkspaceLayout layout;
   if (plan.num_splits <= 1) return layout;
   const size_t states = static_cast<size_t>(args.num_seqs * args.num_heads) * plan.num_splits;
-  layout.counter_bytes = RoundUp(
-      sizeof(uint32_t) * static_cast<size_t>(args.num_seqs * args.num_kv_heads * plan.head_chunks),
-      kCounterAlign);
+  layout.counter_bytes = kDecodeAttentionCounterBytes;
   layout.stats_offset = layout.counter_bytes;
   layout.sums_offset = layout.stats_offset + RoundUp(sizeof(float2) * states, 16);
   layout.total_bytes =
@@ -485,6 +486,9 @@ DecodeAttentionPlan PlanDecodeAttention(const PagedAttentionArgs& args, int num_
     splits = std::min<int64_t>(splits, (max_keys + kMinKeysPerSplit - 1) / kMinKeysPerSplit);
   }
   plan.num_splits = static_cast<int>(std::clamp<int64_t>(splits, 1, kMaxSplits));
+  // Split rows need one counter each (there are fewer than kTargetBlocksPerSm * num_sms of them
+  // whenever the plan splits, far below the area's capacity on any GPU); more: one split.
+  if (blocks > kMaxCounters) plan.num_splits = 1;
   const WorkspaceLayout layout = LayoutOf(args, plan);
   plan.counter_bytes = layout.counter_bytes;
   plan.workspace_bytes = layout.total_bytes;
@@ -532,7 +536,6 @@ void LaunchDecodeAttention(const PagedAttentionArgs& args, const DecodeAttention
   } else {
     LaunchWithHeads<8>(params, grid, stream);
   }
-  BRISK_CUDA_CHECK(cudaGetLastError());
 }
 
 }  // namespace brisk::backend::cuda

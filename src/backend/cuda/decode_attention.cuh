@@ -11,6 +11,9 @@
 
 namespace brisk::backend::cuda {
 
+// Bytes at the start of every split workspace holding the arrival counters (4,096 of them).
+inline constexpr size_t kDecodeAttentionCounterBytes = 16 * 1024;
+
 // How one launch is cut: the visible keys of every (sequence, KV head, chunk of its query
 // heads) are split into up to num_splits contiguous ranges, one thread block each. A row whose
 // context needs fewer splits than planned leaves the rest empty (those blocks exit at once).
@@ -19,7 +22,7 @@ struct DecodeAttentionPlan {
   int group_block = 1;   // query heads of one KV head per block
   int head_chunks = 1;   // blocks per KV head: ceil(group / group_block)
   // The workspace is [counters | split states]; both sizes are 0 when num_splits == 1.
-  size_t counter_bytes = 0;    // arrival counters, a multiple of 256 bytes
+  size_t counter_bytes = 0;    // kDecodeAttentionCounterBytes when split, else 0
   size_t workspace_bytes = 0;  // counter_bytes + partial softmax states of the splits
 };
 

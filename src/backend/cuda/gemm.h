@@ -49,18 +49,18 @@ class LtGemm {
 
   // Queues y = x · wᵀ (with accumulate, y += x · wᵀ) on `stream`. Pointers may have any
   // alignment of their element type and m, n, k any positive size (the algorithm, chosen per
-  // shape and alignment, serves either beta). Returns false, queuing nothing, when cuBLASLt has no algorithm
-  // for the combination (possible for bf16 inputs with odd k); any other cuBLASLt failure is
-  // fatal with a message naming the shape.
+  // shape and alignment, serves either beta). Returns false, queuing nothing, when cuBLASLt
+  // has no algorithm for the combination (possible for bf16 inputs with odd k); any other
+  // cuBLASLt failure is fatal with a message naming the shape.
   // REQUIRES: m, n, k > 0; input_dtype f32 or bf16; output_dtype f32, or bf16 with bf16 inputs
   // and no accumulate.
   bool Run(const GemmArgs& args, cudaStream_t stream);
 
  private:
   struct Plan;
-  // (m, n, k, input dtype, alignment of w, x, y): shapes repeat every step, so the descriptors
-  // and the heuristic's algorithm are built once per key (the heuristic query alone costs tens
-  // of microseconds, about as much as a decode-sized GEMM).
+  // (m, n, k, input and output dtypes, alignment of w, x, y): shapes repeat every step, so the
+  // descriptors and the heuristic's algorithm are built once per key (the heuristic query
+  // alone costs tens of microseconds, about as much as a decode-sized GEMM).
   using PlanKey = std::tuple<int64_t, int64_t, int64_t, tensor::DType, tensor::DType, uint32_t,
                              uint32_t, uint32_t>;
   const Plan* FindOrBuildPlan(const GemmArgs& args);

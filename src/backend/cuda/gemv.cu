@@ -20,10 +20,12 @@
 // Scalar kernel (any alignment and k): one warp per row of w, x read through the caches.
 //
 // Fused prologue and epilogue (Backend::FusedMatMul): with kRmsNorm every block first sums the
-// squares of its rows of x in full (a few KiB from L2, beside the MiBs of weights it streams)
-// and scales x as it stages it; with kSiluMul it stages silu(gate) · up from the two halves of
-// x; with accumulate the final write adds y's old value. Both kernels request their first
-// weights, then wait for the previous kernel (programmatic dependent launch), then read x.
+// squares of its rows of x in full (m x k floats from L2: a few KiB at m = 1, beside the MiBs
+// of weights a block streams; at m = 8 a sizeable share of the call's traffic) and scales x as
+// it stages it; with kSiluMul it stages silu(gate) · up from the two halves of x; with
+// accumulate the final write adds y's old value. Both kernels are dependent launches: they
+// wait for the previous kernel before reading x; the vectorized one requests its first weights
+// before that wait.
 #include "backend/cuda/gemv.cuh"
 
 #include <cuda_bf16.h>
@@ -615,7 +617,7 @@ void Gemv::Run(const GemvArgs& args, void* workspace, size_t workspace_bytes,
   BRISK_CHECK(args.prologue != GemvPrologue::kRmsNorm || args.norm_weight != nullptr)
       << "gemv: kRmsNorm without a norm weight";
   const KernelFn kernel = SelectKernel(args.w_dtype, args.activations, args.m, plan.vectorized);
-  LaunchKernel(dependent_launch_, kernel,
+  LaunchKernel(/*dependent=*/true, kernel,
                dim3(static_cast<unsigned>(plan.grid_x), static_cast<unsigned>(plan.num_splits)),
                dim3(kThreads), plan.shared_bytes, stream, params);
 }

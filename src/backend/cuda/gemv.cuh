@@ -82,27 +82,25 @@ class Gemv {
   // REQUIRES: Init succeeded; 1 <= m <= kMaxGemvRows; n, k >= 1; w_dtype bf16 or f16.
   GemvPlan Plan(const GemvArgs& args) const;
 
-  // Queues y = x · wᵀ (+ bias) (or y += ..., with the prologue applied to x) on `stream`. `workspace` holds Plan(args).workspace_bytes or
-  // more bytes of 16-byte aligned device memory (may be null when that is 0) that nothing else
-  // uses while the call runs; its first kCounterBytes must be zero when it is first given to
-  // Run, and every call leaves them zero again (so a new, larger workspace must be zero-filled).
-  // REQUIRES: as for Plan; y overlaps neither x, w nor bias.
+  // Queues y = prologue(x) · wᵀ (+ bias) (y += ... with accumulate) on `stream`. `workspace`
+  // holds Plan(args).workspace_bytes or more bytes of 16-byte aligned device memory (may be
+  // null when that is 0) that nothing else uses while the call runs; its first kCounterBytes
+  // must be zero when it is first given to Run, and every call leaves them zero again (so a
+  // new, larger workspace must be zero-filled).
+  // REQUIRES: as for Plan; y overlaps neither x, w, bias nor norm_weight; kRmsNorm has a
+  // norm_weight; w is not written by the kernel queued just before this call on `stream` (the
+  // first weights are read before waiting for that kernel).
   void Run(const GemvArgs& args, void* workspace, size_t workspace_bytes,
            cudaStream_t stream) const;
 
   // Bytes at the start of every workspace holding one arrival counter per block column.
   static constexpr size_t kCounterBytes = 16 * 1024;
 
-  // Whether launches let the GEMV start before the previous kernel on the stream finishes
-  // (programmatic dependent launch; the kernel waits for it before reading x). Default true.
-  void set_dependent_launch(bool on) { dependent_launch_ = on; }
-
  private:
   // Resident blocks per multiprocessor of each vectorized kernel, by [dtype][activations][m-1]
   // (dtype 0 bf16, 1 f16; activations 0 f32, 1 bf16).
   std::array<std::array<std::array<int, kMaxGemvRows>, 2>, 2> blocks_per_sm_{};
   int num_sms_ = 0;
-  bool dependent_launch_ = true;
 };
 
 }  // namespace brisk::backend::cuda

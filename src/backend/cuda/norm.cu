@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/dtype_util.cuh"
 #include "backend/cuda/kernel_util.cuh"
 #include "base/check.h"
 
@@ -39,23 +40,6 @@ __device__ inline float SumSquares(const float4 (&v)[kVec]) {
 
 __device__ inline float4 Scale(float4 v, float a, float4 w) {
   return make_float4(v.x * a * w.x, v.y * a * w.y, v.z * a * w.z, v.w * a * w.w);
-}
-
-// Stores 4 outputs at element 4·i of a row: f32, or bf16 rounded to nearest even.
-__device__ inline void Store4(float* row, int64_t i, float4 v) {
-  reinterpret_cast<float4*>(row)[i] = v;
-}
-__device__ inline void Store4(__nv_bfloat16* row, int64_t i, float4 v) {
-  const __nv_bfloat162 lo = __floats2bfloat162_rn(v.x, v.y);
-  const __nv_bfloat162 hi = __floats2bfloat162_rn(v.z, v.w);
-  uint2 packed;
-  packed.x = *reinterpret_cast<const uint32_t*>(&lo);
-  packed.y = *reinterpret_cast<const uint32_t*>(&hi);
-  reinterpret_cast<uint2*>(row)[i] = packed;
-}
-__device__ inline void Store1(float* row, int64_t i, float v) { row[i] = v; }
-__device__ inline void Store1(__nv_bfloat16* row, int64_t i, float v) {
-  row[i] = __float2bfloat16_rn(v);
 }
 
 // grid: [num_rows]; block: a multiple of 32 threads, thread t owning float4s t + j·blockDim.x.
@@ -89,7 +73,7 @@ __global__ void __launch_bounds__(kVecThreads)
 #pragma unroll
   for (int j = 0; j < kVec; ++j) {
     const int i = threadIdx.x + j * blockDim.x;
-    if (i < num_vec) Store4(out_row, i, Scale(v[j], inv_rms, w[i]));
+    if (i < num_vec) Store4(out_row + 4 * i, Scale(v[j], inv_rms, w[i]));
   }
 }
 
@@ -140,10 +124,9 @@ __global__ void RmsNormKernel(const float* x,                     // [num_rows, 
   for (int i = threadIdx.x; i < hidden; i += blockDim.x) sum_squares += x_row[i] * x_row[i];
   const float inv_rms = InverseRms(BlockSum(sum_squares), hidden, eps);
   for (int i = threadIdx.x; i < hidden; i += blockDim.x) {
-    Store1(out_row, i, x_row[i] * inv_rms * weight[i]);
+    StoreValue(out_row + i, x_row[i] * inv_rms * weight[i]);
   }
 }
-
 
 // grid: [num_rows]; block: a multiple of 32 threads striding over the row.
 __global__ void AddRmsNormKernel(float* residual,                   // [num_rows, hidden]

@@ -48,12 +48,12 @@ class WeightReader {
   }
 
   // Matrices of one input size stacked by rows into one ([sum of rows, cols]), for a fused
-  // projection. They must share a dtype.
+  // projection that `op` runs. They must share a dtype.
   absl::StatusOr<Tensor> StackedMatrix(std::span<const std::string> names,
-                                       std::span<const int64_t> rows, int64_t cols) {
+                                       std::span<const int64_t> rows, int64_t cols, OpId op) {
     std::vector<Tensor> parts;
     for (size_t i = 0; i < names.size(); ++i) {
-      BRISK_ASSIGN_OR_RETURN(Tensor t, HostMatrix(names[i], rows[i], cols, OpId::kFusedMatMul));
+      BRISK_ASSIGN_OR_RETURN(Tensor t, HostMatrix(names[i], rows[i], cols, op));
       if (!parts.empty() && t.dtype() != parts[0].dtype()) {
         return absl::UnimplementedError(absl::StrCat(
             checkpoint_.dir(), ": tensors '", names[0], "' and '", names[i],
@@ -169,10 +169,12 @@ absl::Status LlamaFamilyModel::LoadLayer(WeightReader& reader, int i) {
   const std::array<std::string, 3> qkv_bias_names = {a + "q_proj.bias", a + "k_proj.bias",
                                                      a + "v_proj.bias"};
   const std::array<int64_t, 3> qkv_rows = {q_dim, kv_dim, kv_dim};
-  BRISK_ASSIGN_OR_RETURN(w.qkv_proj, reader.StackedMatrix(qkv_names, qkv_rows, c.hidden_size));
+  BRISK_ASSIGN_OR_RETURN(w.qkv_proj, reader.StackedMatrix(qkv_names, qkv_rows, c.hidden_size,
+                                                          OpId::kFusedMatMul));
   BRISK_ASSIGN_OR_RETURN(w.qkv_bias,
                          reader.OptionalStackedVector(c.attention_bias, qkv_bias_names, qkv_rows));
-  BRISK_ASSIGN_OR_RETURN(w.o_proj, reader.Matrix(a + "o_proj.weight", c.hidden_size, q_dim, OpId::kFusedMatMul));
+  BRISK_ASSIGN_OR_RETURN(
+      w.o_proj, reader.Matrix(a + "o_proj.weight", c.hidden_size, q_dim, OpId::kFusedMatMul));
   BRISK_ASSIGN_OR_RETURN(w.o_bias, reader.OptionalVector(c.o_proj_bias, a + "o_proj.bias", c.hidden_size));
   BRISK_ASSIGN_OR_RETURN(w.q_norm, reader.OptionalVector(c.qk_norm, a + "q_norm.weight", c.head_dim));
   BRISK_ASSIGN_OR_RETURN(w.k_norm, reader.OptionalVector(c.qk_norm, a + "k_norm.weight", c.head_dim));
@@ -182,10 +184,12 @@ absl::Status LlamaFamilyModel::LoadLayer(WeightReader& reader, int i) {
   const std::array<std::string, 2> gate_up_bias_names = {m + "gate_proj.bias", m + "up_proj.bias"};
   const std::array<int64_t, 2> gate_up_rows = {inter, inter};
   BRISK_ASSIGN_OR_RETURN(w.gate_up_proj,
-                         reader.StackedMatrix(gate_up_names, gate_up_rows, c.hidden_size));
+                         reader.StackedMatrix(gate_up_names, gate_up_rows, c.hidden_size,
+                                              OpId::kSwiGluMlp));
   BRISK_ASSIGN_OR_RETURN(w.gate_up_bias, reader.OptionalStackedVector(
                                              c.mlp_bias, gate_up_bias_names, gate_up_rows));
-  BRISK_ASSIGN_OR_RETURN(w.down_proj, reader.Matrix(m + "down_proj.weight", c.hidden_size, inter, OpId::kFusedMatMul));
+  BRISK_ASSIGN_OR_RETURN(
+      w.down_proj, reader.Matrix(m + "down_proj.weight", c.hidden_size, inter, OpId::kSwiGluMlp));
   BRISK_ASSIGN_OR_RETURN(w.down_bias, reader.OptionalVector(c.mlp_bias, m + "down_proj.bias", c.hidden_size));
   w.sliding_window = c.sliding_window.empty() ? 0 : c.sliding_window[i];
   layers_.push_back(std::move(w));
@@ -268,7 +272,7 @@ void LlamaFamilyModel::Mlp(const LayerWeights& w, Tensor* residual) {
 // Each norm rides in the FusedMatMul of the projection that reads it, each residual add in the
 // FusedMatMul of the projection that produces it, and SwiGLU in the down projection's (the MLP
 // is one SwiGluMlp op, by default two FusedMatMuls): a backend that fuses them (the GPU's
-// decode GEMV) runs four kernels per layer besides attention.
+// decode GEMV) runs four matrix kernels, QkvRopeWriteKv and the attention per layer.
 void LlamaFamilyModel::ForwardOnDevice(const ForwardInputs& inputs, KvCache& kv, Tensor* logits) {
   const auto& c = config_;
   const int64_t num_tokens = inputs.token_ids.dim(0);
