@@ -45,26 +45,13 @@ Tensor NaiveMatMul(const Tensor& x, const Tensor& w_f32, const Tensor* bias) {
 // silu(gate) · up.
 Tensor NaivePrologue(const Tensor& x, backend::MatMulPrologue prologue, const Tensor& norm,
                      float eps) {
-  const int64_t m = x.dim(0);
   switch (prologue) {
     case backend::MatMulPrologue::kNone:
       return x;
-    case backend::MatMulPrologue::kRmsNorm: {
-      const int64_t k = x.dim(1);
-      Tensor out = Tensor::Empty(DType::kF32, {m, k});
-      for (int64_t r = 0; r < m; ++r) {
-        const float* xr = x.data<float>() + r * k;
-        float sum_squares = 0.0f;
-        for (int64_t i = 0; i < k; ++i) sum_squares += xr[i] * xr[i];
-        const float inv_rms = 1.0f / std::sqrt(sum_squares / static_cast<float>(k) + eps);
-        for (int64_t i = 0; i < k; ++i) {
-          out.data<float>()[r * k + i] = xr[i] * inv_rms * norm.data<float>()[i];
-        }
-      }
-      return out;
-    }
+    case backend::MatMulPrologue::kRmsNorm:
+      return NaiveRmsNorm(x, norm, eps);
     case backend::MatMulPrologue::kSiluMul: {
-      const int64_t k = x.dim(1) / 2;
+      const int64_t m = x.dim(0), k = x.dim(1) / 2;
       Tensor out = Tensor::Empty(DType::kF32, {m, k});
       for (int64_t r = 0; r < m; ++r) {
         for (int64_t i = 0; i < k; ++i) {

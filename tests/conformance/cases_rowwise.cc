@@ -22,21 +22,6 @@ constexpr RowsShape kNormShapes[] = {{1, 1},     {1, 7},    {5, 13},  {7, 128},
 
 std::string RowsName(const RowsShape& s) { return absl::StrCat("r", s.rows, "_d", s.dim); }
 
-// out[r, :] = x[r, :] / sqrt(mean(x²) + eps) · weight, one f32 running sum.
-Tensor NaiveRmsNorm(const Tensor& x, const Tensor& weight, float eps) {
-  const int64_t rows = x.dim(0), dim = x.dim(1);
-  Tensor out = Tensor::Empty(DType::kF32, {rows, dim});
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* xr = x.data<float>() + r * dim;
-    float sum_squares = 0.0f;
-    for (int64_t i = 0; i < dim; ++i) sum_squares += xr[i] * xr[i];
-    const float inv_rms = 1.0f / std::sqrt(sum_squares / static_cast<float>(dim) + eps);
-    for (int64_t i = 0; i < dim; ++i) {
-      out.data<float>()[r * dim + i] = xr[i] * inv_rms * weight.data<float>()[i];
-    }
-  }
-  return out;
-}
 
 // Which tensor Add writes to.
 enum class AddTarget { kFresh, kIntoA, kIntoB };

@@ -47,6 +47,21 @@ const std::vector<OpCase>& AllCases() {
   return *cases;
 }
 
+Tensor NaiveRmsNorm(const Tensor& x, const Tensor& weight, float eps) {
+  const int64_t rows = x.dim(0), dim = x.dim(1);
+  Tensor out = Tensor::Empty(DType::kF32, {rows, dim});
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x.data<float>() + r * dim;
+    float sum_squares = 0.0f;
+    for (int64_t i = 0; i < dim; ++i) sum_squares += xr[i] * xr[i];
+    const float inv_rms = 1.0f / std::sqrt(sum_squares / static_cast<float>(dim) + eps);
+    for (int64_t i = 0; i < dim; ++i) {
+      out.data<float>()[r * dim + i] = xr[i] * inv_rms * weight.data<float>()[i];
+    }
+  }
+  return out;
+}
+
 std::mt19937 RngFor(const std::string& case_name) {
   uint32_t hash = 2166136261u;  // FNV-1a
   for (char c : case_name) hash = (hash ^ static_cast<uint8_t>(c)) * 16777619u;

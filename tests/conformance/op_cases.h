@@ -99,6 +99,9 @@ std::vector<int32_t> ScatteredSlots(int64_t num_slots, int64_t num_tokens, int64
 // Sets to NaN the slot rows (row_elems floats each) of `cache` named by `slots`; -1 is skipped.
 // A cache poisoned where an op must write shows every write the op misses.
 void PoisonSlots(const std::vector<int32_t>& slots, int64_t row_elems, Tensor* cache);
+// out[r, :] = x[r, :] / sqrt(mean(x²) + eps) · weight, naively in f32 (one running sum).
+// x: [rows, dim] f32; weight: [dim] f32.
+Tensor NaiveRmsNorm(const Tensor& x, const Tensor& weight, float eps);
 // f32 copy of a weight tensor (widening bf16/f16 exactly).
 Tensor WeightToF32(const Tensor& w);
 // "bf16" etc.
