@@ -135,6 +135,10 @@ class CudaBackend final : public Backend {
         num_sms_ <= 0) {
       return absl::InternalError("cuda backend: cannot read the multiprocessor count");
     }
+    if (cudaDeviceGetAttribute(&max_shared_bytes_, cudaDevAttrMaxSharedMemoryPerBlockOptin,
+                               context_->device_index) != cudaSuccess) {
+      return absl::InternalError("cuda backend: cannot read the shared memory per block");
+    }
     return gemm_.Init(gemm_workspace_.raw(), kGemmWorkspaceBytes);
   }
 
@@ -368,7 +372,8 @@ class CudaBackend final : public Backend {
   std::map<WeightKey, WidenedWeight> widened_weights_;
   // True inside Record.
   bool recording_ = false;
-  int num_sms_ = 0;  // constant after Init
+  int num_sms_ = 0;           // constant after Init
+  int max_shared_bytes_ = 0;  // opt-in shared memory per block; constant after Init
 };
 
 // A CUDA graph instantiated from one recording, replayed on the backend's stream.
@@ -710,8 +715,8 @@ void CudaBackend::PagedAttention(const Tensor& q, const Tensor& k_cache, const T
   void* workspace = Reserve(&attention_workspace_, plan.workspace_bytes, "decode attention");
   cuda::LaunchDecodeAttention(args, plan, workspace, stream());
   if (options_.activations == CudaBackendOptions::Activations::kBf16 &&
-      cuda::PrefillAttentionBf16Supports(args)) {
-    cuda::LaunchPrefillAttentionBf16(args, stream());
+      cuda::PrefillAttentionBf16Supports(args, max_shared_bytes_)) {
+    cuda::LaunchPrefillAttentionBf16(args, max_shared_bytes_, stream());
   } else {
     cuda::LaunchPagedAttention(args, stream());
   }

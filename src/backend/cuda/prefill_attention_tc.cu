@@ -482,25 +482,21 @@ size_t SharedBytes(int64_t head_dim) {
 
 }  // namespace
 
-bool PrefillAttentionBf16Supports(const PagedAttentionArgs& args) {
+bool PrefillAttentionBf16Supports(const PagedAttentionArgs& args, int max_shared_bytes) {
   const auto aligned = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
   const size_t shared_bytes = SharedBytes(args.head_dim);
   if (shared_bytes == 0 || !aligned(args.k_cache) || !aligned(args.v_cache) ||
       !aligned(args.q) || reinterpret_cast<uintptr_t>(args.out) % 8 != 0) {
     return false;
   }
-  // The current device must grant the block its shared memory (up to 133 KB at head_dim 128:
-  // sm_80 and sm_90 do, sm_86 and sm_89 grant at most 99 KB).
-  int device = 0;
-  int max_shared = 0;
-  BRISK_CUDA_CHECK(cudaGetDevice(&device));
-  BRISK_CUDA_CHECK(
-      cudaDeviceGetAttribute(&max_shared, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
-  return shared_bytes <= static_cast<size_t>(max_shared);
+  // The device must grant the block its shared memory (up to 133 KB at head_dim 128: sm_80 and
+  // sm_90 do, sm_86 and sm_89 grant at most 99 KB).
+  return shared_bytes <= static_cast<size_t>(max_shared_bytes);
 }
 
-void LaunchPrefillAttentionBf16(const PagedAttentionArgs& args, cudaStream_t stream) {
-  BRISK_CHECK(PrefillAttentionBf16Supports(args))
+void LaunchPrefillAttentionBf16(const PagedAttentionArgs& args, int max_shared_bytes,
+                                cudaStream_t stream) {
+  BRISK_CHECK(PrefillAttentionBf16Supports(args, max_shared_bytes))
       << "bf16 prefill attention: head_dim " << args.head_dim
       << ", unaligned tensors or too little shared memory";
   BRISK_CHECK(args.num_kv_heads > 0 && args.num_heads % args.num_kv_heads == 0 &&

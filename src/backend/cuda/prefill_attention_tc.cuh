@@ -9,17 +9,20 @@
 namespace brisk::backend::cuda {
 
 // Whether LaunchPrefillAttentionBf16 takes these arguments: head_dim 32, 64, 96 or 128,
-// 16-byte aligned caches (it copies them 16 bytes at a time), and a current device that grants
-// a block the kernel's shared memory (37 KB at head_dim 32 to 133 KB at 128; sm_80 and sm_90
-// grant all of them, sm_86 and sm_89 stop at head_dim 64). Queries the current device.
-bool PrefillAttentionBf16Supports(const PagedAttentionArgs& args);
+// 16-byte aligned caches (it copies them 16 bytes at a time), and a device that grants a block
+// the kernel's shared memory (37 KB at head_dim 32 to 133 KB at 128; sm_80 and sm_90 grant all
+// of them, sm_86 and sm_89 stop at head_dim 64). `max_shared_bytes`: the device's
+// cudaDevAttrMaxSharedMemoryPerBlockOptin, read once by the caller.
+bool PrefillAttentionBf16Supports(const PagedAttentionArgs& args, int max_shared_bytes);
 
 // Queues the attention of every row of a sequence with several query rows, as
 // LaunchPagedAttention does (decode rows are left untouched), with q, k, v and the softmax
 // weights rounded to bf16 and f32 accumulation (mma.sync on tensor cores); the softmax
 // statistics are f32. The result differs from the f32 kernels by about bf16's rounding of the
 // weights and inputs. Nothing is launched when max_query_len == 1.
-// REQUIRES: PrefillAttentionBf16Supports(args); the REQUIRES of LaunchPagedAttention.
-void LaunchPrefillAttentionBf16(const PagedAttentionArgs& args, cudaStream_t stream);
+// REQUIRES: PrefillAttentionBf16Supports(args, max_shared_bytes); the REQUIRES of
+// LaunchPagedAttention.
+void LaunchPrefillAttentionBf16(const PagedAttentionArgs& args, int max_shared_bytes,
+                                cudaStream_t stream);
 
 }  // namespace brisk::backend::cuda
