@@ -79,6 +79,17 @@ void Backend::SwiGluMlp(Tensor* residual, const Tensor& norm_weight, float eps,
               {.prologue = MatMulPrologue::kSiluMul, .accumulate = true}, residual);
 }
 
+void Backend::QkvRopeAttention(const Tensor& qkv, const Tensor& positions, const Tensor& cos_sin,
+                               const Tensor& slot_mapping, const Tensor* q_norm,
+                               const Tensor* k_norm, float eps, Tensor* k_cache, Tensor* v_cache,
+                               const AttentionMetadata& meta, const AttentionParams& params,
+                               Tensor* out) {
+  Tensor q = AllocateScratch(DType::kF32, out->shape());
+  QkvRopeWriteKv(qkv, positions, cos_sin, slot_mapping, q_norm, k_norm, eps, &q, k_cache,
+                 v_cache);
+  PagedAttention(q, *k_cache, *v_cache, meta, params, out);
+}
+
 std::string_view OpName(OpId op) {
   switch (op) {
     case OpId::kEmbedding: return "embedding";
@@ -97,6 +108,7 @@ std::string_view OpName(OpId op) {
     case OpId::kSampleTokens: return "sample_tokens";
     case OpId::kFusedMatMul: return "fused_matmul";
     case OpId::kSwiGluMlp: return "swiglu_mlp";
+    case OpId::kQkvRopeAttention: return "qkv_rope_attention";
   }
   return "?";
 }

@@ -42,12 +42,14 @@ enum class OpId {
   kSampleTokens,
   kFusedMatMul,
   kSwiGluMlp,
+  kQkvRopeAttention,
 };
-inline constexpr std::array<OpId, 16> kAllOps = {
+inline constexpr std::array<OpId, 17> kAllOps = {
     OpId::kEmbedding,      OpId::kMatMul,         OpId::kRmsNorm,      OpId::kAddRmsNorm,
     OpId::kRope,           OpId::kSiluMul,        OpId::kAdd,          OpId::kWriteKvCache,
     OpId::kPagedAttention, OpId::kLayerNorm,      OpId::kGelu,         OpId::kEncoderAttention,
     OpId::kQkvRopeWriteKv, OpId::kSampleTokens,   OpId::kFusedMatMul,  OpId::kSwiGluMlp,
+    OpId::kQkvRopeAttention,
 };
 std::string_view OpName(OpId op);
 
@@ -236,6 +238,20 @@ class Backend {
                               const Tensor& slot_mapping, const Tensor* q_norm,
                               const Tensor* k_norm, float eps, Tensor* q_out, Tensor* k_cache,
                               Tensor* v_cache) = 0;
+
+  // The attention of one decoder layer from its fused QKV projection, in one op:
+  // QkvRopeWriteKv (q into a scratch buffer shaped like `out`) and then PagedAttention of that q
+  // over the caches; the default does exactly that. A backend overrides it where the attention
+  // can rotate q and the step's own keys as it loads them (a decode step's rows), which saves
+  // a kernel and a pass over q; the caches end up as with the default, and `out` matches it up
+  // to the order of f32 sums.
+  // Arguments as in QkvRopeWriteKv and PagedAttention; out: [num_tokens, num_heads, head_dim] f32
+  // (num_heads and head_dim are read from it).
+  virtual void QkvRopeAttention(const Tensor& qkv, const Tensor& positions, const Tensor& cos_sin,
+                                const Tensor& slot_mapping, const Tensor* q_norm,
+                                const Tensor* k_norm, float eps, Tensor* k_cache, Tensor* v_cache,
+                                const AttentionMetadata& meta, const AttentionParams& params,
+                                Tensor* out);
 
   // Draws one token per logits row, following sampling::Sampler's steps 3a / 3b without the
   // penalties (sampling/sampler.h): temperature 0 takes the argmax (lowest index on ties);

@@ -59,6 +59,7 @@ bool SupportsFloatWeightOps(OpId op, DType weight_dtype) {
     case OpId::kEncoderAttention:
     case OpId::kQkvRopeWriteKv:
     case OpId::kSampleTokens:
+    case OpId::kQkvRopeAttention:
       return weight_dtype == DType::kF32;
   }
   return false;

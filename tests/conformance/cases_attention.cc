@@ -1,6 +1,7 @@
-// Conformance cases for the paged KV cache: WriteKvCache and PagedAttention. Cache slots that
-// an op must not read hold NaN, so a kernel that reads past a sequence's context (or through
-// the wrong block) fails; slots an op must write start as NaN, so an unwritten one fails.
+// Conformance cases for the paged KV cache: WriteKvCache, PagedAttention and QkvRopeAttention.
+// Cache slots that an op must not read hold NaN, so a kernel that reads past a sequence's
+// context (or through the wrong block) fails; slots an op must write start as NaN, so an
+// unwritten one fails.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -137,6 +138,102 @@ std::vector<Tensor> MakeAttentionInputs(const AttentionConfig& c, const std::str
           I32({num_seqs, max_blocks}, tables)};
 }
 
+// A decode-shaped batch for QkvRopeAttention: the attention config, the rotary width, and the
+// query rows whose slot is -1 (padding rows: no KV write, the cache row is read as it is).
+struct RopeAttentionConfig {
+  AttentionConfig att;
+  int64_t rotary_dim;
+  std::vector<int64_t> skipped_rows;
+};
+
+// Inputs, in order: qkv, k_cache, v_cache, query_start_loc, context_lens, block_tables,
+// positions, cos_sin, slot_mapping. Query row j of sequence s sits at position
+// context_len - num_queries + j, and its slot is that position's cache slot (poisoned: the op
+// must write it before it is read); cache slots outside every context hold random values
+// (the caches are compared whole).
+std::vector<Tensor> MakeRopeAttentionInputs(const RopeAttentionConfig& rc,
+                                            const std::string& name) {
+  const AttentionConfig& c = rc.att;
+  std::vector<Tensor> att = MakeAttentionInputs(c, name);
+  std::mt19937 rng = RngFor(name + "/rope");
+  std::uniform_real_distribution<float> fill(-1.0f, 1.0f);
+  for (int cache : {1, 2}) {
+    for (int64_t i = 0; i < att[cache].numel(); ++i) {
+      float& v = att[cache].data<float>()[i];
+      if (std::isnan(v)) v = fill(rng);
+    }
+  }
+  const int64_t num_tokens = att[0].dim(0);
+  const int64_t max_blocks = att[5].dim(1);
+  std::vector<int32_t> positions(num_tokens), slots(num_tokens);
+  int max_position = 0;
+  for (int64_t s = 0; s < static_cast<int64_t>(c.seqs.size()); ++s) {
+    const int32_t start = att[3].data<int32_t>()[s];
+    const Sequence& seq = c.seqs[s];
+    for (int j = 0; j < seq.num_queries; ++j) {
+      const int32_t pos = seq.context_len - seq.num_queries + j;
+      const int32_t block = att[5].data<int32_t>()[s * max_blocks + pos / c.block_size];
+      positions[start + j] = pos;
+      slots[start + j] = static_cast<int32_t>(block * c.block_size + pos % c.block_size);
+      max_position = std::max(max_position, pos);
+    }
+  }
+  for (int64_t t : rc.skipped_rows) slots[t] = -1;
+  PoisonSlots(slots, c.num_kv_heads * c.head_dim, &att[1]);
+  PoisonSlots(slots, c.num_kv_heads * c.head_dim, &att[2]);
+  const int64_t max_positions = max_position + 1;
+  Tensor cos_sin = Tensor::Empty(DType::kF32, {max_positions, rc.rotary_dim});
+  const int64_t half = rc.rotary_dim / 2;
+  for (int64_t p = 0; p < max_positions; ++p) {
+    for (int64_t i = 0; i < half; ++i) {
+      const double angle = p * std::pow(10000.0, -2.0 * i / rc.rotary_dim);
+      cos_sin.data<float>()[p * rc.rotary_dim + i] = static_cast<float>(std::cos(angle));
+      cos_sin.data<float>()[p * rc.rotary_dim + half + i] = static_cast<float>(std::sin(angle));
+    }
+  }
+  // qkv in [-2, 2): rotated q spreads the scores over a few units, as in the attention cases.
+  const int64_t width = (c.num_heads + 2 * c.num_kv_heads) * c.head_dim;
+  return {RandomF32({num_tokens, width}, -2.0f, 2.0f, &rng),
+          att[1],
+          att[2],
+          att[3],
+          att[4],
+          att[5],
+          I32({num_tokens}, positions),
+          cos_sin,
+          I32({num_tokens}, slots)};
+}
+
+// out, k_cache and v_cache of QkvRopeAttention, naively: every q and k head rotated, k and v
+// written to their slots, then NaiveAttention over the written caches.
+std::vector<Tensor> NaiveRopeAttention(const std::vector<Tensor>& in,
+                                       const RopeAttentionConfig& rc, float scale) {
+  const AttentionConfig& c = rc.att;
+  const int64_t num_tokens = in[0].dim(0);
+  const int64_t d = c.head_dim;
+  Tensor q = Tensor::Empty(DType::kF32, {num_tokens, c.num_heads, d});
+  Tensor k_cache = Clone(in[1]);
+  Tensor v_cache = Clone(in[2]);
+  for (int64_t t = 0; t < num_tokens; ++t) {
+    const float* row = in[0].data<float>() + t * in[0].dim(1);
+    const float* cs = in[7].data<float>() + in[6].data<int32_t>()[t] * rc.rotary_dim;
+    for (int64_t h = 0; h < c.num_heads; ++h) {
+      NaiveHead(row + h * d, nullptr, 0.0f, d, cs, rc.rotary_dim,
+                q.data<float>() + (t * c.num_heads + h) * d);
+    }
+    const int32_t slot = in[8].data<int32_t>()[t];
+    if (slot < 0) continue;
+    for (int64_t g = 0; g < c.num_kv_heads; ++g) {
+      const int64_t offset = (slot * c.num_kv_heads + g) * d;
+      NaiveHead(row + (c.num_heads + g) * d, nullptr, 0.0f, d, cs, rc.rotary_dim,
+                k_cache.data<float>() + offset);
+      std::copy_n(row + (c.num_heads + c.num_kv_heads + g) * d, d, v_cache.data<float>() + offset);
+    }
+  }
+  Tensor out = NaiveAttention({q, k_cache, v_cache, in[3], in[4], in[5]}, c, scale);
+  return {out, k_cache, v_cache};
+}
+
 }  // namespace
 
 std::vector<OpCase> WriteKvCacheCases() {
@@ -251,6 +348,64 @@ std::vector<OpCase> PagedAttentionCases() {
             [=](const std::vector<Tensor>& in) {
               return std::vector<Tensor>{NaiveAttention(in, c, scale)};
             },
+    });
+  }
+  return cases;
+}
+
+std::vector<OpCase> QkvRopeAttentionCases() {
+  // Decode batches (one query row per sequence) take the fused path where a backend has one;
+  // the last cases do not (several query rows, head_dim not a multiple of 4) and check the
+  // fallback. Groups above 8 query heads per KV head split a KV head over several blocks, of
+  // which one writes the cache.
+  const RopeAttentionConfig configs[] = {
+      {{"decode_gqa", 8, 2, 128, 16, 0, {{1, 37}, {1, 200}, {1, 1}, {1, 64}}}, 128, {2}},
+      {{"decode_mha_partial", 4, 4, 64, 8, 0, {{1, 100}, {1, 9}}}, 32, {}},
+      {{"decode_g16", 16, 1, 128, 16, 0, {{1, 300}, {1, 17}}}, 128, {}},
+      {{"decode_window7", 4, 2, 32, 8, 7, {{1, 50}, {1, 3}}}, 32, {1}},
+      {{"decode_zero_query_seq", 4, 2, 64, 16, 0, {{0, 5}, {1, 9}, {1, 70}}}, 64, {}},
+      {{"decode_long", 8, 2, 64, 16, 0, {{1, 2100}}}, 64, {}},
+      {{"mixed_fallback", 8, 2, 64, 4, 0, {{5, 29}, {1, 7}}}, 64, {0}},
+      {{"decode_d13_fallback", 2, 1, 13, 3, 0, {{1, 20}, {1, 4}}}, 12, {}},
+  };
+  std::vector<OpCase> cases;
+  for (const RopeAttentionConfig& rc : configs) {
+    const AttentionConfig& c = rc.att;
+    const std::string name = absl::StrCat(c.label, "_h", c.num_heads, "_kv", c.num_kv_heads, "_d",
+                                          c.head_dim, "_r", rc.rotary_dim, "_bs", c.block_size);
+    const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+    int max_query_len = 0;
+    int max_context_len = 0;
+    for (const Sequence& s : c.seqs) {
+      max_query_len = std::max(max_query_len, s.num_queries);
+      max_context_len = std::max(max_context_len, s.context_len);
+    }
+    cases.push_back(OpCase{
+        .op = OpId::kQkvRopeAttention,
+        .name = name,
+        // out: attention (a reduction); k_cache: rotated (elementwise); v_cache: copied.
+        .checks = {Check::kReduction, Check::kElementwise, Check::kExact},
+        .make_inputs = [=] { return MakeRopeAttentionInputs(rc, name); },
+        .run =
+            [=](Backend& b, const DeviceIo& io, const std::vector<Tensor>& in) {
+              backend::AttentionMetadata meta{.query_start_loc = io.to_device(in[3]),
+                                              .context_lens = io.to_device(in[4]),
+                                              .block_tables = io.to_device(in[5]),
+                                              .max_query_len = max_query_len,
+                                              .max_context_len = max_context_len};
+              Tensor k_cache = io.to_device(in[1]);
+              Tensor v_cache = io.to_device(in[2]);
+              Tensor out = io.to_device(Poisoned({in[0].dim(0), c.num_heads, c.head_dim}));
+              b.QkvRopeAttention(io.to_device(in[0]), io.to_device(in[6]), io.to_device(in[7]),
+                                 io.to_device(in[8]), nullptr, nullptr, 0.0f, &k_cache,
+                                 &v_cache, meta,
+                                 {.scale = scale, .sliding_window = c.sliding_window}, &out);
+              return std::vector<Tensor>{io.to_host(out), io.to_host(k_cache),
+                                         io.to_host(v_cache)};
+            },
+        .naive_f32 = [=](const std::vector<Tensor>& in) {
+          return NaiveRopeAttention(in, rc, scale);
+        },
     });
   }
   return cases;

@@ -82,28 +82,6 @@ std::vector<Tensor> MakeQkvInputs(const QkvShape& s, const std::string& name) {
           q_norm,  k_norm};
 }
 
-// One head through the naive f32 steps: norm (one running sum) when weight is given, then
-// rope. src: [head_dim]; weight: [head_dim] or nullptr; cos_sin_row: [rotary_dim];
-// dst: [head_dim]
-void NaiveHead(const float* src, const float* weight, float eps, int64_t head_dim,
-               const float* cos_sin_row, int64_t rotary_dim, float* dst) {
-  std::vector<float> x(src, src + head_dim);
-  if (weight != nullptr) {
-    float sum_squares = 0.0f;
-    for (float v : x) sum_squares += v * v;
-    const float inv_rms = 1.0f / std::sqrt(sum_squares / static_cast<float>(head_dim) + eps);
-    for (int64_t i = 0; i < head_dim; ++i) x[i] = x[i] * inv_rms * weight[i];
-  }
-  const int64_t half = rotary_dim / 2;
-  for (int64_t i = 0; i < head_dim; ++i) dst[i] = x[i];
-  for (int64_t i = 0; i < half; ++i) {
-    const float c = cos_sin_row[i];
-    const float s = cos_sin_row[half + i];
-    dst[i] = x[i] * c - x[i + half] * s;
-    dst[i + half] = x[i + half] * c + x[i] * s;
-  }
-}
-
 // q_out, k_cache, v_cache computed naively in f32.
 std::vector<Tensor> NaiveQkvRope(const std::vector<Tensor>& in, const QkvShape& s, float eps) {
   const int64_t num_qkv_heads = s.num_heads + 2 * s.num_kv_heads;

@@ -32,6 +32,7 @@ const std::vector<CaseGenerator>& CaseGenerators() {
       {OpId::kSampleTokens, SampleTokensCases},
       {OpId::kFusedMatMul, FusedMatMulCases},
       {OpId::kSwiGluMlp, SwiGluMlpCases},
+      {OpId::kQkvRopeAttention, QkvRopeAttentionCases},
   };
   return *generators;
 }
@@ -60,6 +61,25 @@ Tensor NaiveRmsNorm(const Tensor& x, const Tensor& weight, float eps) {
     }
   }
   return out;
+}
+
+void NaiveHead(const float* src, const float* weight, float eps, int64_t head_dim,
+               const float* cos_sin_row, int64_t rotary_dim, float* dst) {
+  std::vector<float> x(src, src + head_dim);
+  if (weight != nullptr) {
+    float sum_squares = 0.0f;
+    for (float v : x) sum_squares += v * v;
+    const float inv_rms = 1.0f / std::sqrt(sum_squares / static_cast<float>(head_dim) + eps);
+    for (int64_t i = 0; i < head_dim; ++i) x[i] = x[i] * inv_rms * weight[i];
+  }
+  const int64_t half = rotary_dim / 2;
+  for (int64_t i = 0; i < head_dim; ++i) dst[i] = x[i];
+  for (int64_t i = 0; i < half; ++i) {
+    const float c = cos_sin_row[i];
+    const float s = cos_sin_row[half + i];
+    dst[i] = x[i] * c - x[i + half] * s;
+    dst[i + half] = x[i + half] * c + x[i] * s;
+  }
 }
 
 std::mt19937 RngFor(const std::string& case_name) {

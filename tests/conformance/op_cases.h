@@ -75,6 +75,7 @@ std::vector<OpCase> GeluCases();
 std::vector<OpCase> EncoderAttentionCases();
 std::vector<OpCase> SampleTokensCases();
 std::vector<OpCase> QkvRopeWriteKvCases();
+std::vector<OpCase> QkvRopeAttentionCases();
 std::vector<OpCase> FusedMatMulCases();
 std::vector<OpCase> SwiGluMlpCases();
 
@@ -102,6 +103,11 @@ void PoisonSlots(const std::vector<int32_t>& slots, int64_t row_elems, Tensor* c
 // out[r, :] = x[r, :] / sqrt(mean(x²) + eps) · weight, naively in f32 (one running sum).
 // x: [rows, dim] f32; weight: [dim] f32.
 Tensor NaiveRmsNorm(const Tensor& x, const Tensor& weight, float eps);
+// One q or k head through the naive f32 steps: RMS norm (one running sum) when weight is
+// given, then rope ("rotate_half" pairs over the first rotary_dim features).
+// src, dst: [head_dim]; weight: [head_dim] or nullptr; cos_sin_row: [rotary_dim]
+void NaiveHead(const float* src, const float* weight, float eps, int64_t head_dim,
+               const float* cos_sin_row, int64_t rotary_dim, float* dst);
 // f32 copy of a weight tensor (widening bf16/f16 exactly).
 Tensor WeightToF32(const Tensor& w);
 // "bf16" etc.

@@ -263,6 +263,10 @@ class CudaBackend final : public Backend {
   void QkvRopeWriteKv(const Tensor& qkv, const Tensor& positions, const Tensor& cos_sin,
                       const Tensor& slot_mapping, const Tensor* q_norm, const Tensor* k_norm,
                       float eps, Tensor* q_out, Tensor* k_cache, Tensor* v_cache) override;
+  void QkvRopeAttention(const Tensor& qkv, const Tensor& positions, const Tensor& cos_sin,
+                        const Tensor& slot_mapping, const Tensor* q_norm, const Tensor* k_norm,
+                        float eps, Tensor* k_cache, Tensor* v_cache, const AttentionMetadata& meta,
+                        const AttentionParams& params, Tensor* out) override;
   void LayerNorm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps,
                  Tensor* out) override;
   void Gelu(const Tensor& x, bool tanh_approximation, Tensor* out) override;
@@ -684,31 +688,44 @@ void CudaBackend::WriteKvCache(const Tensor& k, const Tensor& v, const Tensor& s
                            stream());
 }
 
+namespace {
+
+// The kernels' view of a PagedAttention call whose shapes `d` were checked.
+cuda::PagedAttentionArgs AttentionArgs(const float* q, const Tensor& k_cache,
+                                       const Tensor& v_cache, const AttentionMetadata& meta,
+                                       const AttentionParams& params, const AttentionDims& d,
+                                       Tensor* out) {
+  return {.q = q,
+          .k_cache = k_cache.data<float>(),
+          .v_cache = v_cache.data<float>(),
+          .query_start_loc = meta.query_start_loc.data<int32_t>(),
+          .context_lens = meta.context_lens.data<int32_t>(),
+          .block_tables = meta.block_tables.data<int32_t>(),
+          .out = out->data<float>(),
+          .num_tokens = d.num_tokens,
+          .num_heads = d.num_heads,
+          .num_kv_heads = d.cache.num_kv_heads,
+          .head_dim = d.head_dim,
+          .num_seqs = d.num_seqs,
+          .max_blocks_per_seq = d.max_blocks_per_seq,
+          .num_blocks = d.cache.num_blocks,
+          .block_size = d.cache.block_size,
+          .scale = params.scale,
+          .sliding_window = params.sliding_window,
+          .max_query_len = meta.max_query_len,
+          .max_context_len = meta.max_context_len};
+}
+
+}  // namespace
+
 void CudaBackend::PagedAttention(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
                                  const AttentionMetadata& meta, const AttentionParams& params,
                                  Tensor* out) {
   ScopedDevice guard(context_->device_index);
-  AttentionDims d =
+  const AttentionDims d =
       cuda::CheckPagedAttentionOnDevice(q, k_cache, v_cache, meta, params, *out);
-  const cuda::PagedAttentionArgs args{.q = q.data<float>(),
-                                      .k_cache = k_cache.data<float>(),
-                                      .v_cache = v_cache.data<float>(),
-                                      .query_start_loc = meta.query_start_loc.data<int32_t>(),
-                                      .context_lens = meta.context_lens.data<int32_t>(),
-                                      .block_tables = meta.block_tables.data<int32_t>(),
-                                      .out = out->data<float>(),
-                                      .num_tokens = d.num_tokens,
-                                      .num_heads = d.num_heads,
-                                      .num_kv_heads = d.cache.num_kv_heads,
-                                      .head_dim = d.head_dim,
-                                      .num_seqs = d.num_seqs,
-                                      .max_blocks_per_seq = d.max_blocks_per_seq,
-                                      .num_blocks = d.cache.num_blocks,
-                                      .block_size = d.cache.block_size,
-                                      .scale = params.scale,
-                                      .sliding_window = params.sliding_window,
-                                      .max_query_len = meta.max_query_len,
-                                      .max_context_len = meta.max_context_len};
+  const cuda::PagedAttentionArgs args =
+      AttentionArgs(q.data<float>(), k_cache, v_cache, meta, params, d, out);
   if (d.num_tokens == 0) return;
   // Decode rows (sequences with one query row), then the rest: disjoint rows, one stream.
   const cuda::DecodeAttentionPlan plan = cuda::PlanDecodeAttention(args, num_sms_);
@@ -747,6 +764,42 @@ void CudaBackend::QkvRopeWriteKv(const Tensor& qkv, const Tensor& positions,
                               .num_slots = d.cache.num_blocks * d.cache.block_size,
                               .eps = eps},
                              stream());
+}
+
+void CudaBackend::QkvRopeAttention(const Tensor& qkv, const Tensor& positions,
+                                   const Tensor& cos_sin, const Tensor& slot_mapping,
+                                   const Tensor* q_norm, const Tensor* k_norm, float eps,
+                                   Tensor* k_cache, Tensor* v_cache, const AttentionMetadata& meta,
+                                   const AttentionParams& params, Tensor* out) {
+  ScopedDevice guard(context_->device_index);
+  // Decode rows only (one query row per sequence), without q / k norms: then the attention
+  // kernel rotates q and the step's keys itself; anything else runs the two ops.
+  if (meta.max_query_len == 1 && q_norm == nullptr && k_norm == nullptr) {
+    const QkvRopeWriteKvDims r = cuda::CheckQkvRopeWriteKvOnDevice(
+        qkv, positions, cos_sin, slot_mapping, nullptr, nullptr, *out, *k_cache, *v_cache);
+    const AttentionDims d =
+        cuda::CheckPagedAttentionOnDevice(*out, *k_cache, *v_cache, meta, params, *out);
+    const cuda::PagedAttentionArgs args =
+        AttentionArgs(nullptr, *k_cache, *v_cache, meta, params, d, out);
+    const cuda::DecodeRopeArgs rope{.qkv = qkv.data<float>(),
+                                    .positions = positions.data<int32_t>(),
+                                    .cos_sin = cos_sin.data<float>(),
+                                    .slot_mapping = slot_mapping.data<int32_t>(),
+                                    .k_cache = k_cache->data<float>(),
+                                    .v_cache = v_cache->data<float>(),
+                                    .rotary_dim = r.rotary_dim,
+                                    .max_positions = r.max_positions,
+                                    .num_slots = r.cache.num_blocks * r.cache.block_size};
+    if (cuda::DecodeRopeAttentionSupports(args, rope)) {
+      if (d.num_tokens == 0) return;
+      const cuda::DecodeAttentionPlan plan = cuda::PlanDecodeAttention(args, num_sms_);
+      void* workspace = Reserve(&attention_workspace_, plan.workspace_bytes, "decode attention");
+      cuda::LaunchDecodeRopeAttention(args, rope, plan, workspace, stream());
+      return;
+    }
+  }
+  Backend::QkvRopeAttention(qkv, positions, cos_sin, slot_mapping, q_norm, k_norm, eps, k_cache,
+                            v_cache, meta, params, out);
 }
 
 void CudaBackend::LayerNorm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps,

@@ -27,6 +27,7 @@
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/kernel_util.cuh"
+#include "backend/cuda/rope_math.cuh"
 #include "base/check.h"
 
 namespace brisk::backend::cuda {
@@ -78,6 +79,7 @@ WorkspaceLayout LayoutOf(const PagedAttentionArgs& args, const DecodeAttentionPl
 
 struct DecodeParams {
   PagedAttentionArgs args;
+  DecodeRopeArgs rope;  // read only by the kRope kernels
   int group_block = 1;
   int head_chunks = 1;
   int num_splits = 1;
@@ -192,10 +194,12 @@ __device__ void MergeSplits(const DecodeParams& p, int64_t s, int64_t start, int
 }
 
 // kG: lanes per key (a power of two, 2..32); kQ: query heads per block at most (1, 2, 4, 8);
-// kVec: head_dim % 4 == 0 (16-byte loads). REQUIRES: head_dim <= 8 * kG.
+// kVec: head_dim % 4 == 0 (16-byte loads); kRope: q, k and v of the step come from p.rope.qkv
+// (DecodeRopeArgs; needs kVec). REQUIRES: head_dim <= 8 * kG.
 // grid: [num_seqs, num_kv_heads * head_chunks, num_splits]; block: kThreads.
-template <int kG, int kQ, bool kVec>
+template <int kG, int kQ, bool kVec, bool kRope>
 __global__ void __launch_bounds__(kThreads) DecodeAttentionKernel(DecodeParams p) {
+  static_assert(kVec || !kRope);
   constexpr int kGroups = kWarpSize / kG;                       // keys side by side in a warp
   constexpr int kLen = 4 * kSlots * kG;                         // padded head_dim
   constexpr int kBlockKeys = kWarps * kKeysPerGroup * kGroups;  // keys per step of the block
@@ -242,11 +246,51 @@ __global__ void __launch_bounds__(kThreads) DecodeAttentionKernel(DecodeParams p
   const int key_group = lane / kG;
   const int r = lane % kG;
 
+  // kRope: the row's token in qkv, its position's cos | sin row, and its cache slot.
+  const float* qkv_row = nullptr;  // [(num_heads + 2 * num_kv_heads) * head_dim]
+  const float* cs = nullptr;       // [rotary_dim]
+  int32_t new_slot = -1;
+  if constexpr (kRope) {
+    const DecodeRopeArgs& rope = p.rope;
+    const int32_t position = rope.positions[start];
+    BRISK_DEVICE_CHECK(position >= 0 && position < rope.max_positions,
+                       "qkv_rope_attention: position %d at %lld, max %lld", position,
+                       static_cast<long long>(start), static_cast<long long>(rope.max_positions));
+    new_slot = rope.slot_mapping[start];
+    BRISK_DEVICE_CHECK(new_slot >= -1 && new_slot < rope.num_slots,
+                       "qkv_rope_attention: slot %d at %lld, %lld slots", new_slot,
+                       static_cast<long long>(start), static_cast<long long>(rope.num_slots));
+    qkv_row = rope.qkv + start * (a.num_heads + 2 * a.num_kv_heads) * head_dim;
+    cs = rope.cos_sin + static_cast<int64_t>(position) * rope.rotary_dim;
+  }
   for (int i = threadIdx.x; i < kQ * kLen; i += kThreads) {
     const int g = i / kLen;
     const int d = i % kLen;
-    q_s[g][d] =
-        g < num_q && d < head_dim ? a.q[(start * a.num_heads + head0 + g) * head_dim + d] : 0.0f;
+    float value = 0.0f;
+    if (g < num_q && d < head_dim) {
+      if constexpr (kRope) {
+        value = RotatedFeature(qkv_row + (head0 + g) * head_dim, d, cs, p.rope.rotary_dim);
+      } else {
+        value = a.q[(start * a.num_heads + head0 + g) * head_dim + d];
+      }
+    }
+    q_s[g][d] = value;
+  }
+  // kRope: the step's key (rotated) and value of this KV head, [head_dim] each in qkv.
+  const float* k_new = nullptr;
+  const float* v_new = nullptr;
+  if constexpr (kRope) {
+    k_new = qkv_row + (a.num_heads + kv_head) * head_dim;
+    v_new = k_new + a.num_kv_heads * head_dim;
+    // One block per row and KV head writes them to the cache: the first head chunk's block of
+    // the split that holds the newest key.
+    if (new_slot >= 0 && chunk == 0 && split == used_splits - 1) {
+      const int64_t offset = (static_cast<int64_t>(new_slot) * a.num_kv_heads + kv_head) * head_dim;
+      for (int i = threadIdx.x; i < head_dim; i += kThreads) {
+        p.rope.k_cache[offset + i] = RotatedFeature(k_new, i, cs, p.rope.rotary_dim);
+        p.rope.v_cache[offset + i] = v_new[i];
+      }
+    }
   }
 
   const int32_t* table = a.block_tables + s * a.max_blocks_per_seq;
@@ -280,14 +324,28 @@ __global__ void __launch_bounds__(kThreads) DecodeAttentionKernel(DecodeParams p
         v_reg[u][c] = k_reg[u][c];
       }
       if (valid[u]) {
-        const int64_t row =
-            ((static_cast<int64_t>(block[u]) * block_size + t[u] % block_size) * a.num_kv_heads +
-             kv_head) *
-            head_dim;
+        const int64_t slot = static_cast<int64_t>(block[u]) * block_size + t[u] % block_size;
+        if (kRope && t[u] == pos && slot == new_slot) {
+          // The newest key, which this step writes to the slot: taken from qkv, rotated here,
+          // the same values a cache read after QkvRopeWriteKv would give.
 #pragma unroll
-        for (int c = 0; c < kSlots; ++c) {
-          k_reg[u][c] = LoadSlot<kVec>(a.k_cache + row, r + c * kG, head_dim);
-          v_reg[u][c] = LoadSlot<kVec>(a.v_cache + row, r + c * kG, head_dim);
+          for (int c = 0; c < kSlots; ++c) {
+            const int d = 4 * (r + c * kG);
+            if (d < head_dim) {
+              k_reg[u][c] = make_float4(RotatedFeature(k_new, d, cs, p.rope.rotary_dim),
+                                        RotatedFeature(k_new, d + 1, cs, p.rope.rotary_dim),
+                                        RotatedFeature(k_new, d + 2, cs, p.rope.rotary_dim),
+                                        RotatedFeature(k_new, d + 3, cs, p.rope.rotary_dim));
+              v_reg[u][c] = *reinterpret_cast<const float4*>(v_new + d);
+            }
+          }
+        } else {
+          const int64_t row = (slot * a.num_kv_heads + kv_head) * head_dim;
+#pragma unroll
+          for (int c = 0; c < kSlots; ++c) {
+            k_reg[u][c] = LoadSlot<kVec>(a.k_cache + row, r + c * kG, head_dim);
+            v_reg[u][c] = LoadSlot<kVec>(a.v_cache + row, r + c * kG, head_dim);
+          }
         }
       }
     }
@@ -437,7 +495,7 @@ __global__ void __launch_bounds__(kThreads) DecodeAttentionKernel(DecodeParams p
   if (threadIdx.x == 0) *counter = 0;  // every split has counted in: ready for the next launch
 }
 
-template <int kQ>
+template <int kQ, bool kRope>
 void LaunchWithHeads(const DecodeParams& params, const dim3& grid, cudaStream_t stream) {
   const PagedAttentionArgs& a = params.args;
   const int64_t head_dim = a.head_dim;
@@ -448,21 +506,22 @@ void LaunchWithHeads(const DecodeParams& params, const dim3& grid, cudaStream_t 
   };
   if (head_dim % 4 != 0 || !aligned(a.k_cache) || !aligned(a.v_cache) || !aligned(a.out)) {
     // Scalar loads and stores (rows are not 16-byte aligned); slow but general.
-    launch(DecodeAttentionKernel<32, kMaxGroupBlock, false>);
+    BRISK_CHECK(!kRope) << "decode rope attention needs 16-byte rows";
+    if constexpr (!kRope) launch(DecodeAttentionKernel<32, kMaxGroupBlock, false, false>);
     return;
   }
   // The fewest lanes per key whose slots cover the row.
   const int64_t slots = head_dim / 4;
   if (slots <= 2 * kSlots) {
-    launch(DecodeAttentionKernel<2, kQ, true>);
+    launch(DecodeAttentionKernel<2, kQ, true, kRope>);
   } else if (slots <= 4 * kSlots) {
-    launch(DecodeAttentionKernel<4, kQ, true>);
+    launch(DecodeAttentionKernel<4, kQ, true, kRope>);
   } else if (slots <= 8 * kSlots) {
-    launch(DecodeAttentionKernel<8, kQ, true>);
+    launch(DecodeAttentionKernel<8, kQ, true, kRope>);
   } else if (slots <= 16 * kSlots) {
-    launch(DecodeAttentionKernel<16, kQ, true>);
+    launch(DecodeAttentionKernel<16, kQ, true, kRope>);
   } else {
-    launch(DecodeAttentionKernel<32, kQ, true>);
+    launch(DecodeAttentionKernel<32, kQ, true, kRope>);
   }
 }
 
@@ -495,8 +554,11 @@ DecodeAttentionPlan PlanDecodeAttention(const PagedAttentionArgs& args, int num_
   return plan;
 }
 
-void LaunchDecodeAttention(const PagedAttentionArgs& args, const DecodeAttentionPlan& plan,
-                           void* workspace, cudaStream_t stream) {
+namespace {
+
+template <bool kRope>
+void Launch(const PagedAttentionArgs& args, const DecodeRopeArgs& rope,
+            const DecodeAttentionPlan& plan, void* workspace, cudaStream_t stream) {
   BRISK_CHECK(args.head_dim > 0 && args.head_dim <= kMaxAttentionHeadDim)
       << "decode attention head_dim " << args.head_dim;
   BRISK_CHECK(args.num_seqs <= int64_t{0x7fffffff} && args.num_kv_heads * plan.head_chunks <= 65535)
@@ -515,6 +577,7 @@ void LaunchDecodeAttention(const PagedAttentionArgs& args, const DecodeAttention
       << "decode attention workspace";
   if (args.num_seqs == 0) return;
   DecodeParams params{.args = args,
+                      .rope = rope,
                       .group_block = plan.group_block,
                       .head_chunks = plan.head_chunks,
                       .num_splits = plan.num_splits};
@@ -528,14 +591,40 @@ void LaunchDecodeAttention(const PagedAttentionArgs& args, const DecodeAttention
                   static_cast<unsigned>(args.num_kv_heads * plan.head_chunks),
                   static_cast<unsigned>(plan.num_splits));
   if (plan.group_block == 1) {
-    LaunchWithHeads<1>(params, grid, stream);
+    LaunchWithHeads<1, kRope>(params, grid, stream);
   } else if (plan.group_block == 2) {
-    LaunchWithHeads<2>(params, grid, stream);
+    LaunchWithHeads<2, kRope>(params, grid, stream);
   } else if (plan.group_block <= 4) {
-    LaunchWithHeads<4>(params, grid, stream);
+    LaunchWithHeads<4, kRope>(params, grid, stream);
   } else {
-    LaunchWithHeads<8>(params, grid, stream);
+    LaunchWithHeads<8, kRope>(params, grid, stream);
   }
+}
+
+}  // namespace
+
+void LaunchDecodeAttention(const PagedAttentionArgs& args, const DecodeAttentionPlan& plan,
+                           void* workspace, cudaStream_t stream) {
+  Launch<false>(args, DecodeRopeArgs{}, plan, workspace, stream);
+}
+
+bool DecodeRopeAttentionSupports(const PagedAttentionArgs& args, const DecodeRopeArgs& rope) {
+  const auto aligned = [](const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 == 0; };
+  return args.head_dim % 4 == 0 && aligned(rope.qkv) && aligned(args.k_cache) &&
+         aligned(args.v_cache) && aligned(args.out);
+}
+
+void LaunchDecodeRopeAttention(const PagedAttentionArgs& args, const DecodeRopeArgs& rope,
+                               const DecodeAttentionPlan& plan, void* workspace,
+                               cudaStream_t stream) {
+  BRISK_CHECK(DecodeRopeAttentionSupports(args, rope) && args.max_query_len == 1)
+      << "decode rope attention: head_dim " << args.head_dim << ", max_query_len "
+      << args.max_query_len;
+  BRISK_CHECK(rope.rotary_dim % 2 == 0 && rope.rotary_dim >= 0 && rope.rotary_dim <= args.head_dim)
+      << "decode rope attention: rotary_dim " << rope.rotary_dim;
+  BRISK_CHECK(rope.k_cache == args.k_cache && rope.v_cache == args.v_cache)
+      << "decode rope attention: the caches it writes are the ones it reads";
+  Launch<true>(args, rope, plan, workspace, stream);
 }
 
 }  // namespace brisk::backend::cuda

@@ -43,4 +43,35 @@ DecodeAttentionPlan PlanDecodeAttention(const PagedAttentionArgs& args, int num_
 void LaunchDecodeAttention(const PagedAttentionArgs& args, const DecodeAttentionPlan& plan,
                            void* workspace, cudaStream_t stream);
 
+// The fused prologue of Backend::QkvRopeAttention on decode rows: q, k and v arrive unrotated
+// in the layer's QKV projection instead of q and the cache's newest rows. Every block rotates
+// its query heads as it stages them; the block whose split holds a row's newest key rotates
+// that key and uses it (and its value) from qkv, and the row's first block of that KV head
+// writes both to the row's cache slot.
+struct DecodeRopeArgs {
+  const float* qkv = nullptr;             // [num_tokens, (num_heads + 2 * num_kv_heads) * head_dim]
+  const int32_t* positions = nullptr;     // [num_tokens], each in [0, max_positions)
+  const float* cos_sin = nullptr;         // [max_positions, rotary_dim]: cos | sin halves
+  const int32_t* slot_mapping = nullptr;  // [num_tokens], each in [-1, num_slots); -1 = no write
+  float* k_cache = nullptr;               // the PagedAttentionArgs' caches, written here
+  float* v_cache = nullptr;
+  int64_t rotary_dim = 0;  // even, <= head_dim
+  int64_t max_positions = 0;
+  int64_t num_slots = 0;   // num_blocks * block_size
+};
+
+// Whether LaunchDecodeRopeAttention takes these args: head_dim a multiple of 4 and 16-byte
+// aligned qkv, caches and output.
+bool DecodeRopeAttentionSupports(const PagedAttentionArgs& args, const DecodeRopeArgs& rope);
+
+// QkvRopeWriteKv followed by LaunchDecodeAttention, for a batch whose rows are all decode rows
+// (args.max_query_len == 1; args.q is not read): the caches end up as QkvRopeWriteKv leaves
+// them and the output is the same, bit for bit. Positions and slots out of range trap the kernel
+// with a printed message.
+// REQUIRES: as for LaunchDecodeAttention; DecodeRopeAttentionSupports(args, rope); every token
+// is the one query row of its sequence.
+void LaunchDecodeRopeAttention(const PagedAttentionArgs& args, const DecodeRopeArgs& rope,
+                               const DecodeAttentionPlan& plan, void* workspace,
+                               cudaStream_t stream);
+
 }  // namespace brisk::backend::cuda

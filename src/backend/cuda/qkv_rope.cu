@@ -7,6 +7,7 @@
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/kernel_util.cuh"
+#include "backend/cuda/rope_math.cuh"
 #include "base/check.h"
 
 namespace brisk::backend::cuda {
@@ -73,22 +74,10 @@ __global__ void __launch_bounds__(kWarpsPerBlock * kWarpSize)
   }
   __syncwarp();
 
-  // Products of two f32 values are exact in double: each output is rounded once, like the
-  // Rope kernel's (rope.cu).
-  const int64_t rotary_dim = args.rotary_dim;
-  const int64_t half = rotary_dim / 2;
-  const float* cs = args.cos_sin + static_cast<int64_t>(pos) * rotary_dim;  // [rotary_dim]
+  // Rounded once per output, like the Rope kernel's (rope.cu).
+  const float* cs = args.cos_sin + static_cast<int64_t>(pos) * args.rotary_dim;  // [rotary_dim]
   for (int64_t i = lane; i < head_dim; i += kWarpSize) {
-    float value = head[i];  // features past rotary_dim pass through
-    if (i < half) {
-      const double a = head[i], b = head[i + half], c = cs[i], s = cs[half + i];
-      value = static_cast<float>(a * c - b * s);
-    } else if (i < rotary_dim) {
-      const int64_t j = i - half;
-      const double a = head[j], b = head[i], c = cs[j], s = cs[half + j];
-      value = static_cast<float>(b * c + a * s);
-    }
-    dst[i] = value;
+    dst[i] = RotatedFeature(head, i, cs, args.rotary_dim);
   }
 }
 

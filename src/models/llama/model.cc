@@ -246,15 +246,14 @@ void LlamaFamilyModel::Attention(const LayerWeights& w, int layer_idx, const For
   const auto& c = config_;
   const int64_t num_tokens = residual->dim(0);
   const Tensor qkv = NormLinear(*residual, w.input_norm, w.qkv_proj, w.qkv_bias);
-  Tensor q = backend_->AllocateScratch(DType::kF32, {num_tokens, c.num_attention_heads, c.head_dim});
-  backend_->QkvRopeWriteKv(qkv, inputs.positions, rope_table_, inputs.slot_mapping,
-                           w.q_norm ? &*w.q_norm : nullptr, w.k_norm ? &*w.k_norm : nullptr,
-                           static_cast<float>(c.rms_norm_eps), &q, &kv.k[layer_idx],
-                           &kv.v[layer_idx]);
-  Tensor attn = backend_->AllocateScratch(DType::kF32, q.shape());
+  Tensor attn =
+      backend_->AllocateScratch(DType::kF32, {num_tokens, c.num_attention_heads, c.head_dim});
   backend::AttentionParams params{.scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim)),
                                   .sliding_window = w.sliding_window};
-  backend_->PagedAttention(q, kv.k[layer_idx], kv.v[layer_idx], inputs.attention, params, &attn);
+  backend_->QkvRopeAttention(qkv, inputs.positions, rope_table_, inputs.slot_mapping,
+                             w.q_norm ? &*w.q_norm : nullptr, w.k_norm ? &*w.k_norm : nullptr,
+                             static_cast<float>(c.rms_norm_eps), &kv.k[layer_idx],
+                             &kv.v[layer_idx], inputs.attention, params, &attn);
   backend_->FusedMatMul(attn.Reshape({num_tokens, int64_t{c.num_attention_heads} * c.head_dim}),
                         w.o_proj, w.o_bias ? &*w.o_bias : nullptr, {.accumulate = true}, residual);
 }
@@ -272,7 +271,8 @@ void LlamaFamilyModel::Mlp(const LayerWeights& w, Tensor* residual) {
 // Each norm rides in the FusedMatMul of the projection that reads it, each residual add in the
 // FusedMatMul of the projection that produces it, and SwiGLU in the down projection's (the MLP
 // is one SwiGluMlp op, by default two FusedMatMuls): a backend that fuses them (the GPU's
-// decode GEMV) runs four matrix kernels, QkvRopeWriteKv and the attention per layer.
+// decode GEMV) runs four matrix kernels and the attention per layer (QkvRopeAttention: on
+// decode rows the attention kernel rotates q and k itself).
 void LlamaFamilyModel::ForwardOnDevice(const ForwardInputs& inputs, KvCache& kv, Tensor* logits) {
   const auto& c = config_;
   const int64_t num_tokens = inputs.token_ids.dim(0);
