@@ -7,6 +7,7 @@
 #include <limits>
 #include <numeric>
 #include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "tests/conformance/op_cases.h"
@@ -32,6 +33,29 @@ struct AttentionConfig {
   int sliding_window;
   std::vector<Sequence> seqs;
 };
+
+// The longest query count and context of the config's sequences (AttentionMetadata's maxima).
+std::pair<int, int> LongestOf(const AttentionConfig& c) {
+  int max_query_len = 0;
+  int max_context_len = 0;
+  for (const Sequence& s : c.seqs) {
+    max_query_len = std::max(max_query_len, s.num_queries);
+    max_context_len = std::max(max_context_len, s.context_len);
+  }
+  return {max_query_len, max_context_len};
+}
+
+// The metadata of a case's inputs 3..5 (query_start_loc, context_lens, block_tables) on the
+// backend's device, with the config's maxima.
+backend::AttentionMetadata MetadataOnDevice(const DeviceIo& io, const std::vector<Tensor>& in,
+                                            const AttentionConfig& c) {
+  const std::pair<int, int> longest = LongestOf(c);
+  return {.query_start_loc = io.to_device(in[3]),
+          .context_lens = io.to_device(in[4]),
+          .block_tables = io.to_device(in[5]),
+          .max_query_len = longest.first,
+          .max_context_len = longest.second};
+}
 
 // Naive f32 attention: scores with one running sum, softmax shifted by the max, weighted sum
 // of values with one running sum per feature.
@@ -181,16 +205,7 @@ std::vector<Tensor> MakeRopeAttentionInputs(const RopeAttentionConfig& rc,
   for (int64_t t : rc.skipped_rows) slots[t] = -1;
   PoisonSlots(slots, c.num_kv_heads * c.head_dim, &att[1]);
   PoisonSlots(slots, c.num_kv_heads * c.head_dim, &att[2]);
-  const int64_t max_positions = max_position + 1;
-  Tensor cos_sin = Tensor::Empty(DType::kF32, {max_positions, rc.rotary_dim});
-  const int64_t half = rc.rotary_dim / 2;
-  for (int64_t p = 0; p < max_positions; ++p) {
-    for (int64_t i = 0; i < half; ++i) {
-      const double angle = p * std::pow(10000.0, -2.0 * i / rc.rotary_dim);
-      cos_sin.data<float>()[p * rc.rotary_dim + i] = static_cast<float>(std::cos(angle));
-      cos_sin.data<float>()[p * rc.rotary_dim + half + i] = static_cast<float>(std::sin(angle));
-    }
-  }
+  const Tensor cos_sin = RopeTable(max_position + 1, rc.rotary_dim);
   // qkv in [-2, 2): rotated q spreads the scores over a few units, as in the attention cases.
   const int64_t width = (c.num_heads + 2 * c.num_kv_heads) * c.head_dim;
   return {RandomF32({num_tokens, width}, -2.0f, 2.0f, &rng),
@@ -321,12 +336,6 @@ std::vector<OpCase> PagedAttentionCases() {
     const std::string name = absl::StrCat(c.label, "_h", c.num_heads, "_kv", c.num_kv_heads, "_d",
                                           c.head_dim, "_bs", c.block_size);
     const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
-    int max_query_len = 0;
-    int max_context_len = 0;
-    for (const Sequence& s : c.seqs) {
-      max_query_len = std::max(max_query_len, s.num_queries);
-      max_context_len = std::max(max_context_len, s.context_len);
-    }
     cases.push_back(OpCase{
         .op = OpId::kPagedAttention,
         .name = name,
@@ -334,11 +343,7 @@ std::vector<OpCase> PagedAttentionCases() {
         .make_inputs = [=] { return MakeAttentionInputs(c, name); },
         .run =
             [=](Backend& b, const DeviceIo& io, const std::vector<Tensor>& in) {
-              backend::AttentionMetadata meta{.query_start_loc = io.to_device(in[3]),
-                                              .context_lens = io.to_device(in[4]),
-                                              .block_tables = io.to_device(in[5]),
-                                              .max_query_len = max_query_len,
-                                              .max_context_len = max_context_len};
+              const backend::AttentionMetadata meta = MetadataOnDevice(io, in, c);
               Tensor out = io.to_device(Poisoned(in[0].shape()));
               b.PagedAttention(io.to_device(in[0]), io.to_device(in[1]), io.to_device(in[2]), meta,
                                {.scale = scale, .sliding_window = c.sliding_window}, &out);
@@ -374,12 +379,6 @@ std::vector<OpCase> QkvRopeAttentionCases() {
     const std::string name = absl::StrCat(c.label, "_h", c.num_heads, "_kv", c.num_kv_heads, "_d",
                                           c.head_dim, "_r", rc.rotary_dim, "_bs", c.block_size);
     const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
-    int max_query_len = 0;
-    int max_context_len = 0;
-    for (const Sequence& s : c.seqs) {
-      max_query_len = std::max(max_query_len, s.num_queries);
-      max_context_len = std::max(max_context_len, s.context_len);
-    }
     cases.push_back(OpCase{
         .op = OpId::kQkvRopeAttention,
         .name = name,
@@ -388,11 +387,7 @@ std::vector<OpCase> QkvRopeAttentionCases() {
         .make_inputs = [=] { return MakeRopeAttentionInputs(rc, name); },
         .run =
             [=](Backend& b, const DeviceIo& io, const std::vector<Tensor>& in) {
-              backend::AttentionMetadata meta{.query_start_loc = io.to_device(in[3]),
-                                              .context_lens = io.to_device(in[4]),
-                                              .block_tables = io.to_device(in[5]),
-                                              .max_query_len = max_query_len,
-                                              .max_context_len = max_context_len};
+              const backend::AttentionMetadata meta = MetadataOnDevice(io, in, c);
               Tensor k_cache = io.to_device(in[1]);
               Tensor v_cache = io.to_device(in[2]);
               Tensor out = io.to_device(Poisoned({in[0].dim(0), c.num_heads, c.head_dim}));

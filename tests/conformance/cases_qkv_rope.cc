@@ -53,16 +53,7 @@ std::vector<Tensor> MakeQkvInputs(const QkvShape& s, const std::string& name) {
   std::uniform_int_distribution<int32_t> pos(0, kMaxPositions - 1);
   std::vector<int32_t> positions(s.num_tokens);
   for (int32_t& p : positions) p = pos(rng);
-  // A real table: cos and sin of position · 10000^(-2i / rotary_dim).
-  Tensor cos_sin = Tensor::Empty(DType::kF32, {kMaxPositions, s.rotary_dim});
-  const int64_t half = s.rotary_dim / 2;
-  for (int64_t p = 0; p < kMaxPositions; ++p) {
-    for (int64_t i = 0; i < half; ++i) {
-      const double angle = p * std::pow(10000.0, -2.0 * i / s.rotary_dim);
-      cos_sin.data<float>()[p * s.rotary_dim + i] = static_cast<float>(std::cos(angle));
-      cos_sin.data<float>()[p * s.rotary_dim + half + i] = static_cast<float>(std::sin(angle));
-    }
-  }
+  const Tensor cos_sin = RopeTable(kMaxPositions, s.rotary_dim);
   // Distinct slots scattered over the whole cache; tokens 0, 3, 6, ... (mod num_tokens)
   // skipped, first to last of the batch.
   const std::vector<int32_t> slots =

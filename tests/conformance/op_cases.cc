@@ -82,6 +82,19 @@ void NaiveHead(const float* src, const float* weight, float eps, int64_t head_di
   }
 }
 
+Tensor RopeTable(int64_t max_positions, int64_t rotary_dim) {
+  Tensor cos_sin = Tensor::Empty(DType::kF32, {max_positions, rotary_dim});
+  const int64_t half = rotary_dim / 2;
+  for (int64_t p = 0; p < max_positions; ++p) {
+    for (int64_t i = 0; i < half; ++i) {
+      const double angle = p * std::pow(10000.0, -2.0 * i / rotary_dim);
+      cos_sin.data<float>()[p * rotary_dim + i] = static_cast<float>(std::cos(angle));
+      cos_sin.data<float>()[p * rotary_dim + half + i] = static_cast<float>(std::sin(angle));
+    }
+  }
+  return cos_sin;
+}
+
 std::mt19937 RngFor(const std::string& case_name) {
   uint32_t hash = 2166136261u;  // FNV-1a
   for (char c : case_name) hash = (hash ^ static_cast<uint8_t>(c)) * 16777619u;

@@ -108,6 +108,9 @@ Tensor NaiveRmsNorm(const Tensor& x, const Tensor& weight, float eps);
 // src, dst: [head_dim]; weight: [head_dim] or nullptr; cos_sin_row: [rotary_dim]
 void NaiveHead(const float* src, const float* weight, float eps, int64_t head_dim,
                const float* cos_sin_row, int64_t rotary_dim, float* dst);
+// A rope table as models build it: row p holds cos then sin of p · 10000^(-2i / rotary_dim),
+// i < rotary_dim / 2. [max_positions, rotary_dim] f32.
+Tensor RopeTable(int64_t max_positions, int64_t rotary_dim);
 // f32 copy of a weight tensor (widening bf16/f16 exactly).
 Tensor WeightToF32(const Tensor& w);
 // "bf16" etc.
