@@ -1,6 +1,7 @@
 #include "backend/backend.h"
 
 #include <cstring>
+#include <memory>
 #include <utility>
 
 #include "backend/op_shapes.h"
@@ -14,6 +15,43 @@ void Backend::CopyToDevice(const Tensor& host, Tensor* dst) {
       << "CopyToDevice " << tensor::ShapeToString(host.shape()) << " into "
       << tensor::ShapeToString(dst->shape());
   if (host.size_bytes() > 0) std::memcpy(dst->raw(), host.raw(), host.size_bytes());
+}
+
+namespace {
+
+// HostReadback for backends whose ops run at once: Queue copies right away (into storage of its
+// own, since ToHost may share the device tensor's, which later ops may rewrite).
+class ImmediateReadback final : public HostReadback {
+ public:
+  ImmediateReadback(Backend* backend, int64_t capacity_bytes)
+      : backend_(backend), capacity_bytes_(capacity_bytes) {}
+
+  void Queue(const Tensor& src) override {
+    BRISK_CHECK(!pending_) << "HostReadback::Queue with a copy pending";
+    BRISK_CHECK_LE(src.size_bytes(), capacity_bytes_) << "HostReadback capacity";
+    const Tensor host = backend_->ToHost(src);
+    copy_ = Tensor::Empty(host.dtype(), host.shape());
+    if (host.size_bytes() > 0) std::memcpy(copy_.raw(), host.raw(), host.size_bytes());
+    pending_ = true;
+  }
+
+  Tensor Wait() override {
+    BRISK_CHECK(pending_) << "HostReadback::Wait without a queued copy";
+    pending_ = false;
+    return copy_;
+  }
+
+ private:
+  Backend* const backend_;
+  const int64_t capacity_bytes_;
+  Tensor copy_;
+  bool pending_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<HostReadback> Backend::NewHostReadback(int64_t capacity_bytes) {
+  return std::make_unique<ImmediateReadback>(this, capacity_bytes);
 }
 
 tensor::Shape Backend::ConcatRowsShape(std::span<const Tensor> host_parts) {

@@ -98,6 +98,21 @@ class OpGraph {
   virtual void Replay() = 0;
 };
 
+// A copy of a small device tensor to the host that the host collects later, so that it can go
+// on queuing work meanwhile: Queue returns at once and the copy runs behind the work queued
+// before it; Wait blocks until that copy is done. One copy at a time per object.
+class HostReadback {
+ public:
+  virtual ~HostReadback() = default;
+  // Queues a copy of `src` (a tensor of the backend's device) behind the work queued so far.
+  // REQUIRES: no copy pending (Wait called since the last Queue); src.size_bytes() is at most
+  // the capacity the object was made with.
+  virtual void Queue(const Tensor& src) = 0;
+  // Waits for the queued copy and returns it: a host tensor of src's dtype and shape, valid
+  // until the next Queue. REQUIRES: a copy was queued.
+  virtual Tensor Wait() = 0;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -153,6 +168,11 @@ class Backend {
 
   // Blocks until every op queued on this backend has finished. A no-op where ops are synchronous.
   virtual void Synchronize() {}
+
+  // A HostReadback for copies of up to `capacity_bytes`. The default copies through ToHost at
+  // Queue (right for backends whose ops run at once); a GPU backend copies into page-locked
+  // host memory behind the queued work.
+  virtual std::unique_ptr<HostReadback> NewHostReadback(int64_t capacity_bytes);
 
   // out[t, :] = f32(table[ids[t], :]).
   // table: [vocab, hidden] f32/bf16/f16; ids: [num_tokens] i32 in [0, vocab); out: [num_tokens, hidden]

@@ -34,6 +34,7 @@
 #include "backend/cuda/qkv_rope.cuh"
 #include "backend/cuda/rope.cuh"
 #include "backend/cuda/sampling.cuh"
+#include "backend/cuda/stream_context.h"
 #include "base/check.h"
 #include "base/logging.h"
 #include "base/status.h"
@@ -57,63 +58,10 @@ cuda::GemvPrologue GemvPrologueOf(MatMulPrologue prologue) {
   return cuda::GemvPrologue::kNone;
 }
 
-// Makes `device_index` the calling thread's current device for the scope, then restores the
-// previous one. Errors are ignored: deleters run this during process teardown too, when the
-// runtime may already be gone (the CUDA call that follows reports any real problem).
-class ScopedDevice {
- public:
-  explicit ScopedDevice(int device_index) {
-    if (cudaGetDevice(&previous_) != cudaSuccess) {
-      previous_ = -1;
-    } else if (previous_ != device_index) {
-      cudaSetDevice(device_index);
-    }
-    device_index_ = device_index;
-  }
-  ~ScopedDevice() {
-    if (previous_ >= 0 && previous_ != device_index_) cudaSetDevice(previous_);
-  }
-  ScopedDevice(const ScopedDevice&) = delete;
-  ScopedDevice& operator=(const ScopedDevice&) = delete;
-
- private:
-  int previous_ = -1;
-  int device_index_ = 0;
-};
-
-// The device and stream of one backend, shared with the deleters of its tensors.
-struct StreamContext {
-  explicit StreamContext(int index) : device_index(index) {
-    ScopedDevice guard(device_index);
-    BRISK_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
-  }
-  ~StreamContext() {
-    ScopedDevice guard(device_index);
-    // At process exit the runtime may be unloading; nothing is left to wait for then.
-    if (cudaStreamSynchronize(stream) == cudaSuccess) cudaStreamDestroy(stream);
-  }
-  StreamContext(const StreamContext&) = delete;
-  StreamContext& operator=(const StreamContext&) = delete;
-
-  const int device_index;
-  cudaStream_t stream = nullptr;
-};
-
-// Fails with a hint when a call that waits for (or follows) queued work reports an error: that
-// is almost always an earlier kernel that trapped (BRISK_DEVICE_CHECK) or faulted.
-void CheckQueuedWork(cudaError_t error, const char* where, const char* statement) {
-  if (error == cudaSuccess) return;
-  std::fprintf(stderr,
-               "cuda backend: %s: an op queued earlier failed on the device (see any "
-               "BRISK_DEVICE_CHECK message on stdout; rerun with CUDA_LAUNCH_BLOCKING=1 to find "
-               "the op)\n",
-               where);
-  cuda::CudaCheckFailed(statement, __FILE__, __LINE__, error);
-}
-
-void SynchronizeOrDie(cudaStream_t stream, const char* where) {
-  CheckQueuedWork(cudaStreamSynchronize(stream), where, "cudaStreamSynchronize");
-}
+using cuda::CheckQueuedWork;
+using cuda::ScopedDevice;
+using cuda::StreamContext;
+using cuda::SynchronizeOrDie;
 
 class CudaBackend final : public Backend {
  public:
@@ -241,6 +189,10 @@ class CudaBackend final : public Backend {
   void Synchronize() override {
     ScopedDevice guard(context_->device_index);
     SynchronizeOrDie(stream(), "Synchronize");
+  }
+
+  std::unique_ptr<HostReadback> NewHostReadback(int64_t capacity_bytes) override {
+    return cuda::NewPinnedReadback(context_, capacity_bytes);
   }
 
   void Embedding(const Tensor& table, const Tensor& ids, Tensor* out) override;

@@ -133,6 +133,23 @@ TEST_F(CudaBackendTest, CopiesRoundTripBitExact) {
   }
 }
 
+TEST_F(CudaBackendTest, HostReadbackReturnsTheTensorAsItWasWhenQueued) {
+  Tensor device = cuda_->ToDevice(I32({4}, {1, 2, 3, 4}));
+  std::unique_ptr<HostReadback> readback = cuda_->NewHostReadback(4 * sizeof(int32_t));
+  readback->Queue(device.Slice(1, 4));
+  // Work queued after the copy does not reach it: the tensor is rewritten before the wait.
+  const Tensor later = I32({4}, {50, 60, 70, 80});
+  cuda_->CopyToDevice(later, &device);
+  Tensor got = readback->Wait();
+  ASSERT_EQ(got.shape(), (Shape{3}));
+  EXPECT_EQ(std::vector<int32_t>(got.data<int32_t>(), got.data<int32_t>() + 3),
+            (std::vector<int32_t>{2, 3, 4}));
+  readback->Queue(device);
+  got = readback->Wait();
+  EXPECT_EQ(std::vector<int32_t>(got.data<int32_t>(), got.data<int32_t>() + 4),
+            (std::vector<int32_t>{50, 60, 70, 80}));
+}
+
 // One decoder layer's worth of ops on one stream with no synchronization until the end,
 // against the reference backend on the same inputs.
 TEST_F(CudaBackendTest, ChainedOpsMatchReference) {
