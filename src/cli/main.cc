@@ -96,6 +96,10 @@ int main(int argc, char** argv) {
                                           "prompt as comma-separated token ids, e.g. 1,2,3");
   prompt->excludes(prompt_ids);
   generate->add_flag("--print-ids", gen.print_ids, "print generated token ids instead of text");
+  generate->add_flag_function(
+      "--no-step-overlap", [&gen](int64_t) { gen.model.overlap_steps = false; },
+      "wait for each decode step's tokens before queuing the next one (by default, while "
+      "tokens are sampled on the GPU, the next step is queued first and takes them there)");
   AddSamplingFlags(generate, &gen.sampling);
 
   brisk::cli::ChatOptions chat;

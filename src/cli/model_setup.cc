@@ -62,7 +62,8 @@ absl::StatusOr<LoadedModel> LoadModel(const ModelSetupOptions& options) {
         engine::Generator::Create(out.model.get(),
                                   {.kv_cache_bytes = options.kv_cache_bytes,
                                    .max_tokens_per_step = options.max_tokens_per_step,
-                                   .decode_graphs = options.decode_graphs}));
+                                   .decode_graphs = options.decode_graphs,
+                                   .overlap_steps = options.overlap_steps}));
   }
   out.load_ms = clock.ElapsedMillis();
   BRISK_LOG(kInfo) << "loaded " << out.model->config().architecture << " (" << DescribeModel(out)

@@ -25,6 +25,7 @@ struct ModelSetupOptions {
   Device device = Device::kCpu;
   bool gpu_bf16_activations = false;  // CUDA: bf16 x bf16 GEMMs (f32 accumulation) instead of f32
   bool decode_graphs = true;  // CUDA: replay decode steps from recorded graphs (--enforce-eager off)
+  bool overlap_steps = true;  // generate: queue the next decode step before reading the tokens
   int64_t kv_cache_bytes = int64_t{512} << 20;
   int max_tokens_per_step = 512;
   bool need_tokenizer = true;

@@ -50,7 +50,8 @@ Generator::Generator(models::DecoderModel* model, const GeneratorOptions& option
       model_, &kv_,
       StepRunnerOptions{.use_graphs = options.decode_graphs,
                         .max_graph_batch = 64,
-                        .max_blocks_per_seq = std::min(num_blocks, context_blocks)});
+                        .max_blocks_per_seq = std::min(num_blocks, context_blocks),
+                        .device_sampling = options.device_sampling});
 }
 
 absl::Status Generator::Validate(std::span<const GenerationRequest> requests) const {
@@ -128,6 +129,59 @@ absl::StatusOr<std::vector<GenerationResult>> Generator::Generate(
   bool prefill_done = false;
   const int64_t vocab = config.vocab_size;
   std::vector<int32_t> step_tokens(seqs.size());  // decode input per sequence
+  // The input of a step queued ahead: never read, the step takes its ids on the device.
+  const std::vector<int32_t> fed_placeholder(seqs.size(), 0);
+
+  // Applies a step's tokens (device_tokens, else sampled from the host `logits`) to its
+  // sequences. A row of a sequence that stopped in an earlier step (a step queued ahead) is
+  // dropped.
+  const auto apply = [&](const std::vector<SequenceStep>& steps, const std::vector<size_t>& owners,
+                         const std::vector<int32_t>& device_tokens, const tensor::Tensor& logits) {
+    int row = 0;
+    for (size_t k = 0; k < steps.size(); ++k) {
+      Sequence& s = seqs[owners[k]];
+      const bool sampled = steps[k].logits != LogitsWanted::kNone;
+      const int this_row = sampled ? row++ : -1;
+      if (s.finished) continue;
+      s.num_computed += static_cast<int>(steps[k].new_token_ids.size());
+      if (!sampled) continue;
+      int32_t token = 0;
+      if (!device_tokens.empty()) {
+        token = device_tokens[this_row];
+      } else {
+        std::span<float> row_logits(logits.data<float>() + int64_t{this_row} * vocab, vocab);
+        token = s.sampler->Sample(row_logits, s.request->prompt_ids, s.output);
+      }
+      s.output.push_back(token);
+      ++local.generated_tokens;
+      if (on_token) on_token(static_cast<int>(owners[k]), token);
+      if (std::find(s.stop_ids.begin(), s.stop_ids.end(), token) != s.stop_ids.end()) {
+        s.finished = true;
+        s.reason = FinishReason::kStop;
+      } else if (static_cast<int>(s.output.size()) >= s.request->params.max_tokens) {
+        s.finished = true;
+        s.reason = FinishReason::kLength;
+      }
+      if (s.finished) FreeBlocks(s.blocks);
+    }
+  };
+  // The decode step after the one over `owners` whose tokens are still on the device, or
+  // nothing when a row's sequence has stopped or stops by length with those tokens.
+  const auto next_decode = [&](const std::vector<size_t>& owners) {
+    std::vector<SequenceStep> next;
+    for (size_t i : owners) {
+      const Sequence& s = seqs[i];
+      if (s.finished || static_cast<int>(s.output.size()) + 1 >= s.request->params.max_tokens) {
+        return std::vector<SequenceStep>{};
+      }
+      next.push_back({.new_token_ids = std::span(&fed_placeholder[i], 1),
+                      .num_computed_tokens = s.num_computed + 1,
+                      .block_table = s.blocks,
+                      .logits = LogitsWanted::kLast});
+    }
+    return next;
+  };
+
   for (;;) {
     // Plan one step: unfinished prompts first (chunked under the token budget), else decodes.
     std::vector<SequenceStep> steps;
@@ -146,7 +200,8 @@ absl::StatusOr<std::vector<GenerationResult>> Generator::Generate(
       owners.push_back(i);
       budget -= n;
     }
-    if (steps.empty()) {
+    const bool decoding = steps.empty();
+    if (decoding) {
       if (!prefill_done) {
         prefill_done = true;
         local.prefill_ms = clock.ElapsedMillis();
@@ -171,37 +226,32 @@ absl::StatusOr<std::vector<GenerationResult>> Generator::Generate(
     for (size_t k = 0; k < steps.size(); ++k) {
       if (steps[k].logits != LogitsWanted::kNone) samplers.push_back(seqs[owners[k]].sampler.get());
     }
-    std::vector<int32_t> device_tokens;
-    tensor::Tensor logits;
-    if (runner_->CanSampleOnDevice(samplers)) {
-      device_tokens = runner_->SampleOnDevice(samplers);
-    } else if (!samplers.empty()) {
-      logits = runner_->HostLogits();
-    }
-    int row = 0;
-    for (size_t k = 0; k < steps.size(); ++k) {
-      Sequence& s = seqs[owners[k]];
-      s.num_computed += static_cast<int>(steps[k].new_token_ids.size());
-      if (steps[k].logits == LogitsWanted::kNone) continue;
-      int32_t token = 0;
-      if (!device_tokens.empty()) {
-        token = device_tokens[row];
-      } else {
-        std::span<float> row_logits(logits.data<float>() + int64_t{row} * vocab, vocab);
-        token = s.sampler->Sample(row_logits, s.request->prompt_ids, s.output);
+    if (samplers.empty()) {
+      apply(steps, owners, {}, {});
+    } else if (!runner_->CanSampleOnDevice(samplers)) {
+      apply(steps, owners, {}, runner_->HostLogits());
+    } else if (!decoding || !options_.overlap_steps) {
+      apply(steps, owners, runner_->SampleOnDevice(samplers), {});
+    } else {
+      // Decode steps queued one ahead: the next step takes this step's tokens on the device and
+      // is queued before they are read, as long as the rows stay the same.
+      runner_->QueueSampleOnDevice(samplers);
+      for (;;) {
+        std::vector<SequenceStep> next = next_decode(owners);
+        bool ahead = false;
+        if (!next.empty()) {
+          const models::ForwardInputs inputs = BuildForwardInputs(next, options_.block_size);
+          if (runner_->CanFeedSampledTokens(inputs)) {
+            runner_->Forward(inputs, /*ids_from_last_sample=*/true);
+            runner_->QueueSampleOnDevice(samplers);
+            ++local.decode_steps;
+            ahead = true;
+          }
+        }
+        apply(steps, owners, runner_->TakeSampledTokens(), {});
+        if (!ahead) break;
+        steps = std::move(next);
       }
-      ++row;
-      s.output.push_back(token);
-      ++local.generated_tokens;
-      if (on_token) on_token(static_cast<int>(owners[k]), token);
-      if (std::find(s.stop_ids.begin(), s.stop_ids.end(), token) != s.stop_ids.end()) {
-        s.finished = true;
-        s.reason = FinishReason::kStop;
-      } else if (static_cast<int>(s.output.size()) >= s.request->params.max_tokens) {
-        s.finished = true;
-        s.reason = FinishReason::kLength;
-      }
-      if (s.finished) FreeBlocks(s.blocks);
     }
   }
   local.decode_ms = clock.ElapsedMillis();

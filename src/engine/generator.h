@@ -28,6 +28,13 @@ struct GeneratorOptions {
   // Replay decode steps of up to 64 sequences from graphs recorded per batch size where the
   // backend can record (CUDA); false runs every op from the host.
   bool decode_graphs = true;
+  // While every row of a decode step is sampled on the device, queue the next step (its ids
+  // taken on the device from this one's tokens) before reading this step's tokens, so the
+  // host's work between steps overlaps the device's. A sequence that stops on a stop token
+  // then runs one step more, whose token is dropped. False waits for each step's tokens.
+  bool overlap_steps = true;
+  // Where tokens are sampled (StepRunnerOptions): by default on the device for GPU backends.
+  StepRunnerOptions::DeviceSampling device_sampling = StepRunnerOptions::DeviceSampling::kAuto;
 };
 
 

@@ -19,7 +19,7 @@ using tensor::Tensor;
 // context_lens [batch], block_tables [batch, width].
 struct BucketLayout {
   int64_t batch, width;
-  int64_t ids() const { return 0; }
+  constexpr int64_t ids() const { return 0; }
   int64_t positions() const { return batch; }
   int64_t slots() const { return 2 * batch; }
   int64_t logits() const { return 3 * batch; }
@@ -104,7 +104,8 @@ int StepRunner::GraphBucket(const models::ForwardInputs& in) const {
   return -1;
 }
 
-void StepRunner::StageInputs(const Bucket& bucket, const models::ForwardInputs* in) {
+void StepRunner::StageInputs(const Bucket& bucket, const models::ForwardInputs* in,
+                             bool keep_ids) {
   const int64_t n = in != nullptr ? in->token_ids.dim(0) : 0;
   const int64_t batch = bucket.batch;
   const BucketLayout l{batch, options_.max_blocks_per_seq};
@@ -131,8 +132,11 @@ void StepRunner::StageInputs(const Bucket& bucket, const models::ForwardInputs* 
                   static_cast<size_t>(host_width) * sizeof(int32_t));
     }
   }
-  const Tensor host = Tensor::View(DType::kI32, {l.total()}, s, nullptr);
-  Tensor device = device_inputs_.Slice(0, l.total());
+  // The ids come first in the layout, so keeping them leaves one contiguous copy.
+  static_assert(BucketLayout{1, 1}.ids() == 0);
+  const int64_t first = keep_ids ? l.positions() : 0;
+  const Tensor host = Tensor::View(DType::kI32, {l.total() - first}, s + first, nullptr);
+  Tensor device = device_inputs_.Slice(first, l.total());
   backend_->CopyToDevice(host, &device);
 }
 
@@ -159,6 +163,7 @@ void StepRunner::Execute(Bucket& bucket) {
 
 void StepRunner::RecordGraphs(int up_to_batch) {
   if (!graphs_supported_) return;
+  fed_path_ = kNoFeed;  // the padding steps rewrite the buckets' token ids
   base::Stopwatch clock;
   int recorded = 0;
   for (Bucket& bucket : buckets_) {
@@ -179,16 +184,27 @@ void StepRunner::RecordGraphs(int up_to_batch) {
   }
 }
 
-void StepRunner::Forward(const models::ForwardInputs& inputs) {
+bool StepRunner::CanFeedSampledTokens(const models::ForwardInputs& next) const {
+  return fed_path_ != kNoFeed && fed_ids_.dim(0) == next.token_ids.dim(0) &&
+         GraphBucket(next) == fed_path_;
+}
+
+void StepRunner::Forward(const models::ForwardInputs& inputs, bool ids_from_last_sample) {
   const int bucket = GraphBucket(inputs);
+  BRISK_CHECK(!ids_from_last_sample || CanFeedSampledTokens(inputs))
+      << "a step of " << inputs.token_ids.dim(0) << " rows cannot take its ids from the last "
+      << "sampling";
+  fed_path_ = kNoFeed;
+  last_path_ = bucket;
   if (bucket >= 0) {
     Bucket& b = buckets_[static_cast<size_t>(bucket)];
-    StageInputs(b, &inputs);
+    StageInputs(b, &inputs, ids_from_last_sample);
     Execute(b);
     logits_ = graph_logits_.Slice(0, inputs.token_ids.dim(0));
     return;
   }
-  const models::ForwardInputs device = models::InputsToDevice(inputs, *backend_);
+  models::ForwardInputs device = models::InputsToDevice(inputs, *backend_);
+  if (ids_from_last_sample) device.token_ids = fed_ids_;
   logits_ = backend_->AllocateScratch(DType::kF32, {inputs.logits_indices.dim(0), vocab_});
   model_->ForwardOnDevice(device, *kv_, &logits_);
 }
@@ -204,9 +220,21 @@ bool StepRunner::CanSampleOnDevice(std::span<sampling::Sampler* const> samplers)
 }
 
 std::vector<int32_t> StepRunner::SampleOnDevice(std::span<sampling::Sampler* const> samplers) {
+  BRISK_CHECK_EQ(queued_samplings_, 0) << "SampleOnDevice while queued samplings wait";
+  if (samplers.empty()) {
+    BRISK_CHECK_EQ(logits_.dim(0), 0) << "one sampler per logits row";
+    fed_path_ = kNoFeed;
+    return {};
+  }
+  QueueSampleOnDevice(samplers);
+  return TakeSampledTokens();
+}
+
+void StepRunner::QueueSampleOnDevice(std::span<sampling::Sampler* const> samplers) {
   const int64_t rows = static_cast<int64_t>(samplers.size());
   BRISK_CHECK_EQ(rows, logits_.dim(0)) << "one sampler per logits row";
-  if (rows == 0) return {};
+  BRISK_CHECK_GT(rows, 0) << "a sampling of no rows";
+  BRISK_CHECK_LT(queued_samplings_, 2) << "two queued samplings already wait to be taken";
   Tensor params = Tensor::Empty(DType::kF32, {rows, 5});
   float* p = params.data<float>();
   for (int64_t r = 0; r < rows; ++r) {
@@ -221,12 +249,43 @@ std::vector<int32_t> StepRunner::SampleOnDevice(std::span<sampling::Sampler* con
   }
   Tensor device_params = backend_->AllocateScratch(DType::kF32, {rows, 5});
   backend_->CopyToDevice(params, &device_params);
-  Tensor ids = backend_->AllocateScratch(DType::kI32, {rows});
+  // The ids land where a fed next step reads its ids: a graph step's own token-id input (the
+  // step has read it by now), else a buffer kept across steps.
+  Tensor ids;
+  if (last_path_ >= 0) {
+    ids = buckets_[static_cast<size_t>(last_path_)].inputs.token_ids.Slice(0, rows);
+  } else {
+    if (sampled_ids_.rank() == 0 || sampled_ids_.dim(0) < rows) {
+      sampled_ids_ = backend_->Allocate(DType::kI32, {std::max<int64_t>(rows, 64)});
+    }
+    ids = sampled_ids_.Slice(0, rows);
+  }
   backend_->SampleTokens(logits_, device_params, &ids);
-  const Tensor host = backend_->ToHost(ids);
-  return std::vector<int32_t>(host.data<int32_t>(), host.data<int32_t>() + rows);
+  const int slot = next_readback_;
+  const int64_t bytes = rows * static_cast<int64_t>(sizeof(int32_t));
+  if (readbacks_[slot] == nullptr || readback_bytes_[slot] < bytes) {
+    readback_bytes_[slot] = std::max<int64_t>(bytes, 256 * sizeof(int32_t));
+    readbacks_[slot] = backend_->NewHostReadback(readback_bytes_[slot]);
+  }
+  readbacks_[slot]->Queue(ids);
+  next_readback_ = 1 - slot;
+  ++queued_samplings_;
+  fed_ids_ = ids;
+  fed_path_ = last_path_;
 }
 
-Tensor StepRunner::HostLogits() { return backend_->ToHost(logits_); }
+std::vector<int32_t> StepRunner::TakeSampledTokens() {
+  BRISK_CHECK_GT(queued_samplings_, 0) << "no queued sampling to take";
+  const int oldest = queued_samplings_ == 2 ? next_readback_ : 1 - next_readback_;
+  const Tensor host = readbacks_[oldest]->Wait();
+  --queued_samplings_;
+  const int32_t* ids = host.data<int32_t>();
+  return std::vector<int32_t>(ids, ids + host.numel());
+}
+
+Tensor StepRunner::HostLogits() {
+  fed_path_ = kNoFeed;
+  return backend_->ToHost(logits_);
+}
 
 }  // namespace brisk::engine

@@ -10,6 +10,7 @@
 // caller takes the logits to the host and samples there.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -47,7 +48,16 @@ class StepRunner {
 
   // Queues the forward pass of one step over host `inputs` (engine::BuildForwardInputs). The
   // logits of inputs.logits_indices stay on the device until the next Forward.
-  void Forward(const models::ForwardInputs& inputs);
+  // With `ids_from_last_sample` the step's token ids are not read from `inputs`: row i takes
+  // the token QueueSampleOnDevice drew for row i of the step before, on the device, so this
+  // step can be queued before those tokens reach the host.
+  // REQUIRES (with ids_from_last_sample): CanFeedSampledTokens(inputs).
+  void Forward(const models::ForwardInputs& inputs, bool ids_from_last_sample = false);
+
+  // Whether Forward(next, true) may run now: the call before was QueueSampleOnDevice over as
+  // many rows as `next` has, and `next` runs the way that step ran (from the same graph, or op
+  // by op), so the sampled ids already sit where `next` reads its ids.
+  bool CanFeedSampledTokens(const models::ForwardInputs& next) const;
 
   // Whether SampleOnDevice can serve these rows: the backend samples on a GPU and no sampler
   // applies penalties (they need the host's token history). Logprobs are the caller's to check.
@@ -55,8 +65,17 @@ class StepRunner {
 
   // One token per logits row of the last Forward (samplers[i] for row i), drawn on the device.
   // Each sampled (non-greedy) row consumes one uniform of its Sampler, as Sampler::Sample would.
-  // REQUIRES: CanSampleOnDevice(samplers); samplers.size() == the number of logits rows.
+  // Waits for the step. REQUIRES: CanSampleOnDevice(samplers); samplers.size() == the number of
+  // logits rows; no queued sampling waits to be taken.
   std::vector<int32_t> SampleOnDevice(std::span<sampling::Sampler* const> samplers);
+
+  // SampleOnDevice without the wait: queues the sampling and the copy of the tokens to the
+  // host, which TakeSampledTokens returns later, oldest first. At most two queued samplings
+  // wait to be taken at once. REQUIRES: as SampleOnDevice, and at least one logits row.
+  void QueueSampleOnDevice(std::span<sampling::Sampler* const> samplers);
+  // Waits for the oldest queued sampling and returns its tokens, one per row.
+  // REQUIRES: a queued sampling waits to be taken.
+  std::vector<int32_t> TakeSampledTokens();
 
   // The last Forward's logits on the host: [num_logits, vocab] f32 (waits for the step).
   tensor::Tensor HostLogits();
@@ -80,8 +99,9 @@ class StepRunner {
   // The bucket index for `num_seqs` decode rows, or -1 when the step cannot use a graph.
   int GraphBucket(const models::ForwardInputs& inputs) const;
   // Copies a bucket's inputs to the device: the step's rows (none when `inputs` is null), then
-  // padding rows.
-  void StageInputs(const Bucket& bucket, const models::ForwardInputs* inputs);
+  // padding rows; with `keep_ids` all but the token ids, which the device already holds.
+  void StageInputs(const Bucket& bucket, const models::ForwardInputs* inputs,
+                   bool keep_ids = false);
   // Runs the staged bucket: replays its graph, or runs it op by op and records it.
   void Execute(Bucket& bucket);
   // Lays out the device views of a bucket of `batch` rows over device_inputs_.
@@ -100,6 +120,21 @@ class StepRunner {
   std::vector<int32_t> staging_;  // host layout of device_inputs_ for one step
   tensor::Tensor logits_;         // [num_logits, vocab] f32 of the last Forward (device)
   int64_t num_graph_steps_ = 0;
+
+  // How the last Forward ran: its graph bucket, or -1 op by op.
+  int last_path_ = -1;
+  // The ids the last QueueSampleOnDevice wrote (into the graph bucket's token-id input, or
+  // sampled_ids_ after an op-by-op step) and how that step ran; fed_path_ is kNoFeed once
+  // another Forward or a host sampling followed.
+  static constexpr int kNoFeed = -2;
+  tensor::Tensor fed_ids_;
+  int fed_path_ = kNoFeed;
+  tensor::Tensor sampled_ids_;  // i32 device, the sampled ids of op-by-op steps
+  // Two readbacks used in turn, so that one step's tokens can travel while the next is queued.
+  std::array<std::unique_ptr<backend::HostReadback>, 2> readbacks_;
+  std::array<int64_t, 2> readback_bytes_{};  // capacity of each
+  int next_readback_ = 0;                    // the one the next QueueSampleOnDevice uses
+  int queued_samplings_ = 0;                 // queued and not yet taken (0 .. 2)
 };
 
 }  // namespace brisk::engine

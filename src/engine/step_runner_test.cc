@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "backend/cpu/cpu_backend.h"
 #include "engine/batch.h"
 #include "engine/generator.h"
@@ -41,6 +43,30 @@ class ReplayingBackend final : public Backend {
     std::function<void()> fn_;
     int* replays_;
   };
+
+  // Counts the host readbacks queued and not yet waited for, to show when steps overlap.
+  class CountingReadback final : public backend::HostReadback {
+   public:
+    CountingReadback(std::unique_ptr<backend::HostReadback> inner, ReplayingBackend* owner)
+        : inner_(std::move(inner)), owner_(owner) {}
+    void Queue(const Tensor& src) override {
+      inner_->Queue(src);
+      owner_->max_outstanding_ = std::max(owner_->max_outstanding_, ++owner_->outstanding_);
+    }
+    Tensor Wait() override {
+      --owner_->outstanding_;
+      return inner_->Wait();
+    }
+
+   private:
+    std::unique_ptr<backend::HostReadback> inner_;
+    ReplayingBackend* owner_;
+  };
+  std::unique_ptr<backend::HostReadback> NewHostReadback(int64_t capacity_bytes) override {
+    return std::make_unique<CountingReadback>(Backend::NewHostReadback(capacity_bytes), this);
+  }
+  // The most readbacks that were queued at once.
+  int max_outstanding() const { return max_outstanding_; }
 
   std::unique_ptr<backend::OpGraph> Record(const std::function<void()>& record) override {
     ++recordings_;
@@ -109,6 +135,8 @@ class ReplayingBackend final : public Backend {
   std::unique_ptr<Backend> inner_;
   int recordings_ = 0;
   int replays_ = 0;
+  int outstanding_ = 0;
+  int max_outstanding_ = 0;
 };
 
 std::unique_ptr<models::DecoderModel> Load(Backend* backend) {
@@ -126,16 +154,24 @@ GenerationRequest Greedy(std::vector<int32_t> prompt, int max_tokens) {
   return r;
 }
 
-std::vector<std::vector<int32_t>> Generate(models::DecoderModel* model, bool graphs,
+std::vector<std::vector<int32_t>> Generate(models::DecoderModel* model,
+                                           const GeneratorOptions& options,
                                            std::span<const GenerationRequest> requests) {
-  auto gen = Generator::Create(model, {.block_size = 4, .kv_cache_bytes = 1 << 20,
-                                       .max_tokens_per_step = 64, .decode_graphs = graphs});
+  auto gen = Generator::Create(model, options);
   BRISK_CHECK(gen.ok()) << gen.status();
   auto results = (*gen)->Generate(requests, nullptr, nullptr);
   BRISK_CHECK(results.ok()) << results.status();
   std::vector<std::vector<int32_t>> ids;
   for (const GenerationResult& r : *results) ids.push_back(r.output_ids);
   return ids;
+}
+
+std::vector<std::vector<int32_t>> Generate(models::DecoderModel* model, bool graphs,
+                                           std::span<const GenerationRequest> requests) {
+  return Generate(model,
+                  {.block_size = 4, .kv_cache_bytes = 1 << 20, .max_tokens_per_step = 64,
+                   .decode_graphs = graphs},
+                  requests);
 }
 
 TEST(StepRunnerTest, ReplayedDecodeStepsGiveTheOpByOpTokens) {
@@ -217,6 +253,120 @@ TEST(StepRunnerTest, DeviceSamplingDrawsTheHostSamplersTokens) {
   sampling::Sampler with_penalty(penalized), plain(params[0]);
   std::vector<sampling::Sampler*> mixed = {&plain, &with_penalty};
   EXPECT_FALSE(runner.CanSampleOnDevice(mixed));
+}
+
+TEST(StepRunnerTest, FedStepMatchesTheStepGivenItsIdsByTheHost) {
+  const std::vector<int32_t> prompt = {3, 1, 4, 1, 5, 9, 2};
+  const std::vector<int32_t> blocks = {0, 1, 2};
+  const auto prefill = [&](StepRunner& runner) {
+    const SequenceStep step{.new_token_ids = prompt, .num_computed_tokens = 0,
+                            .block_table = blocks, .logits = LogitsWanted::kLast};
+    runner.Forward(BuildForwardInputs(std::span(&step, 1), 4));
+  };
+  const auto decode_inputs = [&](const int32_t* id) {
+    const SequenceStep step{.new_token_ids = std::span(id, 1),
+                            .num_computed_tokens = static_cast<int>(prompt.size()),
+                            .block_table = blocks, .logits = LogitsWanted::kLast};
+    return BuildForwardInputs(std::span(&step, 1), 4);
+  };
+  const StepRunnerOptions options{.use_graphs = false, .max_blocks_per_seq = 16,
+                                  .device_sampling = StepRunnerOptions::DeviceSampling::kAlways};
+  sampling::SamplingParams greedy_params;
+  greedy_params.temperature = 0;
+  sampling::Sampler greedy(greedy_params);
+  std::vector<sampling::Sampler*> samplers = {&greedy};
+
+  // The host way: read the first token, then give it to the decode step.
+  auto backend = backend::MakeCpuBackend({.num_threads = 1});
+  auto model = Load(backend.get());
+  models::KvCache kv = model->AllocateKvCache(16, 4);
+  StepRunner host_fed(model.get(), &kv, options);
+  prefill(host_fed);
+  const std::vector<int32_t> first = host_fed.SampleOnDevice(samplers);
+  ASSERT_EQ(first.size(), 1u);
+  host_fed.Forward(decode_inputs(first.data()));
+  const Tensor expected_logits = host_fed.HostLogits();
+
+  // Fed on the device: the decode step is queued before the first token is read, with an id
+  // the step must ignore.
+  models::KvCache kv2 = model->AllocateKvCache(16, 4);
+  StepRunner device_fed(model.get(), &kv2, options);
+  prefill(device_fed);
+  device_fed.QueueSampleOnDevice(samplers);
+  const int32_t wrong_id = first[0] == 7 ? 8 : 7;
+  const models::ForwardInputs next = decode_inputs(&wrong_id);
+  ASSERT_TRUE(device_fed.CanFeedSampledTokens(next));
+  device_fed.Forward(next, /*ids_from_last_sample=*/true);
+  device_fed.QueueSampleOnDevice(samplers);
+  EXPECT_EQ(device_fed.TakeSampledTokens(), first);  // oldest first
+  const std::vector<int32_t> second = device_fed.TakeSampledTokens();
+  const Tensor logits = device_fed.HostLogits();
+  ASSERT_EQ(logits.numel(), expected_logits.numel());
+  for (int64_t i = 0; i < logits.numel(); ++i) {
+    ASSERT_EQ(logits.data<float>()[i], expected_logits.data<float>()[i]) << "logit " << i;
+  }
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_EQ(second, host_fed.SampleOnDevice(samplers));
+
+  // Only the step right after a device sampling, with as many rows, can be fed.
+  EXPECT_FALSE(device_fed.CanFeedSampledTokens(next));  // HostLogits came between
+  device_fed.Forward(next);
+  device_fed.QueueSampleOnDevice(samplers);
+  const std::vector<int32_t> two = {1, 2};
+  const std::vector<int32_t> blocks2 = {3};
+  const std::vector<SequenceStep> pair = {
+      {.new_token_ids = std::span(&two[0], 1), .num_computed_tokens = 8, .block_table = blocks,
+       .logits = LogitsWanted::kLast},
+      {.new_token_ids = std::span(&two[1], 1), .num_computed_tokens = 0, .block_table = blocks2,
+       .logits = LogitsWanted::kLast}};
+  EXPECT_FALSE(device_fed.CanFeedSampledTokens(BuildForwardInputs(pair, 4)));
+  EXPECT_TRUE(device_fed.CanFeedSampledTokens(next));
+  device_fed.TakeSampledTokens();
+}
+
+TEST(StepRunnerTest, OverlappedDecodeStepsGiveTheTokensOfWaitedSteps) {
+  // A greedy request and two sampled ones of different lengths; the middle one also stops at
+  // a stop token picked from its own free run, so a step queued ahead holds a row whose
+  // sequence has just ended.
+  std::vector<GenerationRequest> requests = {Greedy({5, 6, 7, 8, 9, 10, 11}, 9),
+                                             Greedy({40, 41, 42}, 12), Greedy({17}, 13)};
+  requests[1].params.temperature = 0.8f;
+  requests[1].params.top_k = 40;
+  requests[1].params.seed = 7;
+  requests[2].params.temperature = 1.1f;
+  requests[2].params.seed = 3;
+  for (const bool graphs : {false, true}) {
+    SCOPED_TRACE(graphs ? "graphs" : "op by op");
+    GeneratorOptions options{.block_size = 4, .kv_cache_bytes = 1 << 20,
+                             .max_tokens_per_step = 64, .decode_graphs = graphs,
+                             .overlap_steps = false,
+                             .device_sampling = StepRunnerOptions::DeviceSampling::kAlways};
+    ReplayingBackend waited;
+    auto waited_model = Load(&waited);
+    const auto free_run = Generate(waited_model.get(), options, requests);
+    ASSERT_EQ(free_run[1].size(), 12u);
+    size_t stop_at = 2;
+    while (stop_at < free_run[1].size() &&
+           std::find(free_run[1].begin(), free_run[1].begin() + stop_at, free_run[1][stop_at]) !=
+               free_run[1].begin() + stop_at) {
+      ++stop_at;
+    }
+    ASSERT_LT(stop_at, free_run[1].size() - 1) << "no fresh token to stop at";
+    requests[1].params.stop_token_ids = {free_run[1][stop_at]};
+    const auto expected = Generate(waited_model.get(), options, requests);
+    ASSERT_EQ(expected[1].size(), stop_at + 1);
+    EXPECT_EQ(expected[0], free_run[0]);
+    EXPECT_EQ(expected[2], free_run[2]);
+    EXPECT_EQ(waited.max_outstanding(), 1);
+
+    options.overlap_steps = true;
+    ReplayingBackend overlapped;
+    auto overlapped_model = Load(&overlapped);
+    EXPECT_EQ(Generate(overlapped_model.get(), options, requests), expected);
+    // A step was queued before the tokens of the one before it were read.
+    EXPECT_EQ(overlapped.max_outstanding(), 2);
+    requests[1].params.stop_token_ids.clear();
+  }
 }
 
 TEST(StepRunnerTest, AutoSamplesOnTheHostForCpuBackends) {
