@@ -48,6 +48,12 @@ StepRunner::StepRunner(models::DecoderModel* model, models::KvCache* kv,
       backend_(model->backend()),
       options_(options),
       vocab_(model->config().vocab_size) {
+  // The tokens' readbacks are made now: page-locked memory can take milliseconds to allocate,
+  // which must not land on a request's first step.
+  for (size_t i = 0; i < readbacks_.size(); ++i) {
+    readback_bytes_[i] = int64_t{kReadbackRows} * static_cast<int64_t>(sizeof(int32_t));
+    readbacks_[i] = backend_->NewHostReadback(readback_bytes_[i]);
+  }
   graphs_supported_ = options.use_graphs && options.max_graph_batch > 0 &&
                       options.max_blocks_per_seq > 0 && backend_->CanRecord();
   if (!graphs_supported_) return;
@@ -263,9 +269,9 @@ void StepRunner::QueueSampleOnDevice(std::span<sampling::Sampler* const> sampler
   backend_->SampleTokens(logits_, device_params, &ids);
   const int slot = next_readback_;
   const int64_t bytes = rows * static_cast<int64_t>(sizeof(int32_t));
-  if (readbacks_[slot] == nullptr || readback_bytes_[slot] < bytes) {
-    readback_bytes_[slot] = std::max<int64_t>(bytes, 256 * sizeof(int32_t));
-    readbacks_[slot] = backend_->NewHostReadback(readback_bytes_[slot]);
+  if (readback_bytes_[slot] < bytes) {  // more rows than any step so far
+    readback_bytes_[slot] = bytes;
+    readbacks_[slot] = backend_->NewHostReadback(bytes);
   }
   readbacks_[slot]->Queue(ids);
   next_readback_ = 1 - slot;

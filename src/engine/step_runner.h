@@ -130,7 +130,9 @@ class StepRunner {
   tensor::Tensor fed_ids_;
   int fed_path_ = kNoFeed;
   tensor::Tensor sampled_ids_;  // i32 device, the sampled ids of op-by-op steps
-  // Two readbacks used in turn, so that one step's tokens can travel while the next is queued.
+  // Two readbacks used in turn, so that one step's tokens can travel while the next is queued;
+  // made for kReadbackRows rows at construction, remade larger for a larger step.
+  static constexpr int kReadbackRows = 1024;
   std::array<std::unique_ptr<backend::HostReadback>, 2> readbacks_;
   std::array<int64_t, 2> readback_bytes_{};  // capacity of each
   int next_readback_ = 0;                    // the one the next QueueSampleOnDevice uses
