@@ -321,9 +321,11 @@ class CudaBackend final : public Backend {
   Tensor gemm_workspace_;  // [kGemmWorkspaceBytes / 4] i32, raw bytes for cuBLASLt
   cuda::LtGemm gemm_;
   cuda::Gemv gemv_;
-  // Split partial results and arrival counters of the GEMV and of the decode attention.
+  // Split partial results and arrival counters of the GEMV, the decode attention and the bf16
+  // prefill attention.
   GrowingWorkspace gemv_workspace_;
   GrowingWorkspace attention_workspace_;
+  GrowingWorkspace prefill_attention_workspace_;
   // Grows with each distinct bf16/f16 weight multiplied in f32; never shrinks.
   std::map<WeightKey, WidenedWeight> widened_weights_;
   // True inside Record.
@@ -685,7 +687,10 @@ void CudaBackend::PagedAttention(const Tensor& q, const Tensor& k_cache, const T
   cuda::LaunchDecodeAttention(args, plan, workspace, stream());
   if (options_.activations == CudaBackendOptions::Activations::kBf16 &&
       cuda::PrefillAttentionBf16Supports(args, max_shared_bytes_)) {
-    cuda::LaunchPrefillAttentionBf16(args, max_shared_bytes_, stream());
+    const size_t bytes = cuda::PrefillAttentionBf16WorkspaceBytes(args, num_sms_);
+    void* workspace = Reserve(&prefill_attention_workspace_, bytes, "prefill attention");
+    cuda::LaunchPrefillAttentionBf16(args, max_shared_bytes_, num_sms_, workspace,
+                                     prefill_attention_workspace_.bytes, stream());
   } else {
     cuda::LaunchPagedAttention(args, stream());
   }

@@ -485,50 +485,82 @@ TEST_F(CudaBackendTest, Bf16PrefillAttentionOnTensorCores) {
   }
 }
 
+// One sequence of `queries` new rows ending at `context` tokens, through the bf16 prefill
+// attention and the reference: the largest absolute difference. Keys and queries are scaled
+// by 4 (still bf16 values) for a peaked softmax.
+struct Bf16PrefillCase {
+  int64_t queries, context, num_heads, num_kv_heads, head_dim;
+  int window = 0;
+};
+double Bf16PrefillWorstError(Backend* bf16, ReferenceBackend& reference, const Bf16PrefillCase& c) {
+  constexpr int64_t kBlockSize = 16;
+  const int64_t num_blocks = (c.context + kBlockSize - 1) / kBlockSize;
+  Tensor q = tensor::ToF32(RandomHalf(DType::kBF16, {c.queries, c.num_heads, c.head_dim}, 80));
+  Tensor k_cache = tensor::ToF32(
+      RandomHalf(DType::kBF16, {num_blocks, kBlockSize, c.num_kv_heads, c.head_dim}, 81));
+  const Tensor v_cache = tensor::ToF32(
+      RandomHalf(DType::kBF16, {num_blocks, kBlockSize, c.num_kv_heads, c.head_dim}, 82));
+  for (Tensor* t : {&q, &k_cache}) {
+    for (int64_t i = 0; i < t->numel(); ++i) t->data<float>()[i] *= 4.0f;
+  }
+  std::vector<int32_t> table(static_cast<size_t>(num_blocks));
+  for (int64_t b = 0; b < num_blocks; ++b) {
+    table[static_cast<size_t>(b)] = static_cast<int32_t>(num_blocks - 1 - b);
+  }
+  const Tensor starts = I32({2}, {0, static_cast<int32_t>(c.queries)});
+  const Tensor lens = I32({1}, {static_cast<int32_t>(c.context)});
+  const Tensor tables = I32({1, num_blocks}, table);
+  const AttentionParams params{.scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim)),
+                               .sliding_window = c.window};
+  const AttentionMetadata host_meta{.query_start_loc = starts, .context_lens = lens,
+                                    .block_tables = tables,
+                                    .max_query_len = static_cast<int>(c.queries),
+                                    .max_context_len = static_cast<int>(c.context)};
+  Tensor expected = Tensor::Empty(DType::kF32, q.shape());
+  reference.PagedAttention(q, k_cache, v_cache, host_meta, params, &expected);
+  const AttentionMetadata meta{.query_start_loc = bf16->ToDevice(starts),
+                               .context_lens = bf16->ToDevice(lens),
+                               .block_tables = bf16->ToDevice(tables),
+                               .max_query_len = static_cast<int>(c.queries),
+                               .max_context_len = static_cast<int>(c.context)};
+  Tensor out = bf16->Allocate(DType::kF32, q.shape());
+  bf16->PagedAttention(bf16->ToDevice(q), bf16->ToDevice(k_cache), bf16->ToDevice(v_cache), meta,
+                       params, &out);
+  const Tensor got = bf16->ToHost(out);
+  double worst = 0.0;
+  for (int64_t i = 0; i < got.numel(); ++i) {
+    const double error =
+        std::abs(static_cast<double>(got.data<float>()[i]) - expected.data<float>()[i]);
+    worst = std::isnan(error) ? INFINITY : std::max(worst, error);
+  }
+  return worst;
+}
+
 // One sequence, its whole context prefilled, at row counts around the kernel's tiles (16 rows
-// per warp, 64 per block), with larger queries and keys (peaked softmax); the same bound.
+// per warp, 64 per block; from 130 rows a block walks 3 key tiles and its keys are split over
+// two blocks); the same bound.
 TEST_F(CudaBackendTest, Bf16PrefillAttentionSingleSequences) {
   std::unique_ptr<Backend> bf16 = MakeCuda(CudaBackendOptions::Activations::kBf16, true);
   ASSERT_NE(bf16, nullptr);
-  const int64_t num_heads = 8, num_kv_heads = 2, head_dim = 32, block_size = 16;
-  for (int64_t n : {2, 5, 8, 16, 17, 64, 65, 130}) {
-    const int64_t num_blocks = (n + block_size - 1) / block_size;
-    Tensor q = tensor::ToF32(RandomHalf(DType::kBF16, {n, num_heads, head_dim}, 80));
-    Tensor k_cache = tensor::ToF32(
-        RandomHalf(DType::kBF16, {num_blocks, block_size, num_kv_heads, head_dim}, 81));
-    const Tensor v_cache = tensor::ToF32(
-        RandomHalf(DType::kBF16, {num_blocks, block_size, num_kv_heads, head_dim}, 82));
-    for (Tensor* t : {&q, &k_cache}) {  // x4 keeps the values bf16
-      for (int64_t i = 0; i < t->numel(); ++i) t->data<float>()[i] *= 4.0f;
-    }
-    std::vector<int32_t> table(static_cast<size_t>(num_blocks));
-    for (int64_t b = 0; b < num_blocks; ++b) table[static_cast<size_t>(b)] = static_cast<int32_t>(num_blocks - 1 - b);
-    const Tensor starts = I32({2}, {0, static_cast<int32_t>(n)});
-    const Tensor lens = I32({1}, {static_cast<int32_t>(n)});
-    const Tensor tables = I32({1, num_blocks}, table);
-    const AttentionParams params{.scale = 1.0f / std::sqrt(static_cast<float>(head_dim))};
-    const AttentionMetadata host_meta{.query_start_loc = starts, .context_lens = lens,
-                                      .block_tables = tables,
-                                      .max_query_len = static_cast<int>(n),
-                                      .max_context_len = static_cast<int>(n)};
-    Tensor expected = Tensor::Empty(DType::kF32, q.shape());
-    reference_.PagedAttention(q, k_cache, v_cache, host_meta, params, &expected);
-    const AttentionMetadata meta{.query_start_loc = bf16->ToDevice(starts),
-                                 .context_lens = bf16->ToDevice(lens),
-                                 .block_tables = bf16->ToDevice(tables),
-                                 .max_query_len = static_cast<int>(n),
-                                 .max_context_len = static_cast<int>(n)};
-    Tensor out = bf16->Allocate(DType::kF32, q.shape());
-    bf16->PagedAttention(bf16->ToDevice(q), bf16->ToDevice(k_cache), bf16->ToDevice(v_cache),
-                         meta, params, &out);
-    const Tensor got = bf16->ToHost(out);
-    double worst = 0.0;
-    for (int64_t i = 0; i < got.numel(); ++i) {
-      worst = std::max(worst, std::abs(static_cast<double>(got.data<float>()[i]) -
-                                       expected.data<float>()[i]));
-    }
-    EXPECT_LE(worst, 1.0 / 256) << n << " rows";
+  for (int64_t n : {2, 5, 8, 16, 17, 64, 65, 130, 300}) {
+    EXPECT_LE(Bf16PrefillWorstError(bf16.get(), reference_, {n, n, 8, 2, 32}), 1.0 / 256)
+        << n << " rows";
   }
+}
+
+// Split keys where a row sees no key of one part: a chunk of 64 rows at positions 200..263
+// with a window of 65 walks key tiles 128..319, split into 128..255 and 256..319, and row 200
+// sees only keys 136..200. Then a grid too large to split (18 slots x 16 head groups on an
+// H100's 132 SMs), whose blocks run whole.
+TEST_F(CudaBackendTest, Bf16PrefillAttentionAcrossKeySplits) {
+  std::unique_ptr<Backend> bf16 = MakeCuda(CudaBackendOptions::Activations::kBf16, true);
+  ASSERT_NE(bf16, nullptr);
+  for (int window : {65, 0, 100}) {
+    EXPECT_LE(Bf16PrefillWorstError(bf16.get(), reference_, {64, 264, 8, 2, 64, window}),
+              1.0 / 256)
+        << "window " << window;
+  }
+  EXPECT_LE(Bf16PrefillWorstError(bf16.get(), reference_, {1100, 1100, 32, 8, 32}), 1.0 / 256);
 }
 
 // Mistakes fail loudly: a host tensor passed to an op is named on the host; a bad index found

@@ -33,6 +33,17 @@
 //   offsets  [2][64] int64 cache-row offsets
 // K's B fragments come from ldmatrix, V's from ldmatrix.trans on the same row-major layout.
 //
+// Key split. A prompt of a few hundred rows gives about one block per SM, one wave in which
+// the causal mask makes the last row tile walk many key tiles and the first one: the wave
+// lasts as long as its longest block. When the grid is that small (at most two blocks per SM)
+// each block of 3 or more key tiles is cut into two parts, the first ceil(n/2) tiles and the
+// rest, run by two blocks: each runs the loop above over its tiles and publishes its rows'
+// running max m, sum l and unnormalized O to the workspace, and the later of the two (an
+// arrival counter per block decides) merges them: m = max(m0, m1), a_p = e^(m_p - m),
+// out = (a0 O0 + a1 O1) / (a0 l0 + a1 l1). A row that sees no key of one part has m_p = -inf
+// and a_p = 0. Blocks are ordered slot-major, longest slot first, so the long parts start
+// first and the short ones fill in behind them.
+//
 // Fragment layouts (PTX ISA, mma.m16n8k16 with bf16): g = lane / 4, c = lane % 4.
 //   A (16x16, row-major): regs {A[g][2c..2c+1], A[g+8][2c..], A[g][2c+8..], A[g+8][2c+8..]}
 //   B (16x8, k x n):      regs {B[2c..2c+1][g], B[2c+8..2c+9][g]}
@@ -44,7 +55,9 @@
 #include <cuda_bf16.h>
 
 #include <cmath>
+#include <algorithm>
 #include <cstdint>
+#include <utility>
 
 #include "backend/cuda/attention_tiles.cuh"
 #include "backend/cuda/cuda_check.h"
@@ -60,6 +73,8 @@ constexpr int kRowHeads = 16 * kWarps;  // (query row, query head) pairs per blo
 constexpr int kKeys = 64;               // keys per tile
 constexpr int kKeyGroups = kKeys / 8;
 constexpr int kPad = 8;                 // bf16 padding per tile row: conflict-free ldmatrix
+constexpr int kMinSplitTiles = 3;       // key tiles from which a block is split in two
+constexpr int64_t kSplitCounters = 4096;  // arrival counters at the workspace's start
 
 template <int kD>
 struct Layout {
@@ -316,11 +331,47 @@ __device__ inline void AttendTile(uint32_t k_tile, uint32_t v_tile, int base, in
   }
 }
 
-// grid: [num_slots, num_heads / kHeads]; block: kThreads; dynamic shared memory:
+// Where split blocks meet (see "Key split" at the top); unused when parts == 1.
+struct KeySplit {
+  int parts = 1;                // 2: blocks of kMinSplitTiles or more key tiles split
+  unsigned* counters = nullptr;  // [num_slots * head groups], zero between launches
+  float* partials = nullptr;     // [num_slots * head groups][2][kRowHeads][kD + 2]: O, m and l
+};
+
+// The row state of the warp's lane in the other part of a split block, merged into w with this
+// part's: w.o becomes the unnormalized sum, w.l the row's whole sum (over the row's 4 lanes),
+// w.m the larger max. Products are rounded before the sum, so the result does not depend on
+// which part merges.
+template <int kD>
+__device__ inline void MergeOtherPart(const float* other, int pair0, int c, WarpRows<kD>& w) {
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    if (!w.valid[h]) continue;
+    const int pair = pair0 + 8 * h;
+    const float2 stats = __ldcg(reinterpret_cast<const float2*>(other + kRowHeads * kD) + pair);
+    const float m = fmaxf(w.m[h], stats.x);  // finite: a row sees its own key in some part
+    const float a_mine = w.m[h] == -INFINITY ? 0.0f : expf(w.m[h] - m);
+    const float a_other = stats.x == -INFINITY ? 0.0f : expf(stats.x - m);
+    w.l[h] = __fadd_rn(__fmul_rn(w.l[h], a_mine), __fmul_rn(stats.y, a_other));
+    w.m[h] = m;
+    const float* o_other = other + pair * kD + 2 * c;
+#pragma unroll
+    for (int n = 0; n < kD / 8; ++n) {
+      const float2 v = __ldcg(reinterpret_cast<const float2*>(o_other + n * 8));
+      w.o[n][2 * h] = __fadd_rn(__fmul_rn(w.o[n][2 * h], a_mine), __fmul_rn(v.x, a_other));
+      w.o[n][2 * h + 1] =
+          __fadd_rn(__fmul_rn(w.o[n][2 * h + 1], a_mine), __fmul_rn(v.y, a_other));
+    }
+  }
+}
+
+// grid: [num_slots * split.parts * (num_heads / kHeads)], block b holding head group
+// b % groups, part (b / groups) % parts of slot num_slots - 1 - b / (groups * parts): slot-major,
+// so the longest slots' blocks start first; block: kThreads; dynamic shared memory:
 // Layout<kD>::kBytes. REQUIRES: (num_heads / num_kv_heads) % kHeads == 0.
 template <int kD, int kHeads>
 __global__ void __launch_bounds__(kThreads, 1)
-    PrefillAttentionBf16Kernel(PagedAttentionArgs args, int64_t num_slots) {
+    PrefillAttentionBf16Kernel(PagedAttentionArgs args, int64_t num_slots, KeySplit split) {
   using L = Layout<kD>;
   constexpr int kRows = kRowHeads / kHeads;  // query rows per block
   constexpr int kRowWarps = kRows / 16;
@@ -328,8 +379,12 @@ __global__ void __launch_bounds__(kThreads, 1)
   auto* offsets = reinterpret_cast<int64_t*>(smem + L::kOffsets);  // [2][kKeys]
   const uint32_t smem_address = SharedAddress(smem);
 
-  const int64_t slot = num_slots - 1 - static_cast<int64_t>(blockIdx.x);
-  const int64_t head0 = static_cast<int64_t>(blockIdx.y) * kHeads;
+  const int64_t groups = args.num_heads / kHeads;
+  const int64_t group = blockIdx.x % groups;
+  const int64_t slot_part = blockIdx.x / groups;
+  const int64_t slot = num_slots - 1 - slot_part / split.parts;
+  const int part = static_cast<int>(slot_part % split.parts);
+  const int64_t head0 = group * kHeads;
   const int kv_head = static_cast<int>(head0 / (args.num_heads / args.num_kv_heads));
   const int s = static_cast<int>(
       FindTileSequence(args.query_start_loc, args.num_seqs, kRows, slot));
@@ -350,8 +405,15 @@ __global__ void __launch_bounds__(kThreads, 1)
   const int window = args.sliding_window;
   const int key_lo = window > 0 ? max(0, pos0 - window + 1) : 0;
   const int key_hi = pos0 + rows_here - 1;  // last key any row sees
-  const int first_base = key_lo / kKeys * kKeys;
-  const int num_tiles = (key_hi - first_base) / kKeys + 1;
+  int first_base = key_lo / kKeys * kKeys;
+  int num_tiles = (key_hi - first_base) / kKeys + 1;
+  const bool is_split = split.parts == 2 && num_tiles >= kMinSplitTiles;
+  if (split.parts == 2 && !is_split && part == 1) return;  // before any barrier
+  if (is_split) {
+    const int first_part = (num_tiles + 1) / 2;
+    if (part == 1) first_base += first_part * kKeys;
+    num_tiles = part == 0 ? first_part : num_tiles - first_part;
+  }
   const int tid = threadIdx.x;
   const int warp = tid / kWarpSize;
   const int lane = tid % kWarpSize;
@@ -428,11 +490,46 @@ __global__ void __launch_bounds__(kThreads, 1)
     }
   }
 
-  // out = O / l, l summed over the row's 4 lanes.
+  // l summed over the row's 4 lanes.
 #pragma unroll
   for (int h = 0; h < 2; ++h) {
     w.l[h] += __shfl_xor_sync(kFullWarpMask, w.l[h], 1);
     w.l[h] += __shfl_xor_sync(kFullWarpMask, w.l[h], 2);
+  }
+  if (is_split) {
+    // Publish this part's rows, count this part in; the later part merges the other's.
+    const int64_t item = slot * groups + group;
+    const int pair0 = warp * 16 + lane / 4;  // the lane's rows: pair0 and pair0 + 8
+    const int c = lane % 4;
+    float* mine = split.partials + (item * 2 + part) * kRowHeads * (kD + 2);
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      if (!w.valid[h]) continue;
+      const int pair = pair0 + 8 * h;
+#pragma unroll
+      for (int n = 0; n < kD / 8; ++n) {
+        *reinterpret_cast<float2*>(mine + pair * kD + n * 8 + 2 * c) =
+            make_float2(w.o[n][2 * h], w.o[n][2 * h + 1]);
+      }
+      if (c == 0) {
+        reinterpret_cast<float2*>(mine + kRowHeads * kD)[pair] = make_float2(w.m[h], w.l[h]);
+      }
+    }
+    __shared__ bool is_last;
+    __threadfence();  // this thread's partials are visible before the counter moves
+    __syncthreads();
+    if (tid == 0) is_last = atomicAdd(&split.counters[item], 1u) == 1u;
+    __syncthreads();
+    if (!is_last) return;
+    __threadfence();
+    if (tid == 0) split.counters[item] = 0;  // ready for the next launch
+    MergeOtherPart<kD>(split.partials + (item * 2 + 1 - part) * kRowHeads * (kD + 2), pair0, c,
+                       w);
+  }
+
+  // out = O / l.
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
     if (!w.valid[h]) continue;
     const float inv_l = 1.0f / w.l[h];
     const int row = warp_row0 + lane / 4 + 8 * h;
@@ -445,28 +542,46 @@ __global__ void __launch_bounds__(kThreads, 1)
   }
 }
 
+// Query heads per block: two when they can share a KV head, else one.
+int HeadsPerBlock(const PagedAttentionArgs& args) {
+  return (args.num_heads / args.num_kv_heads) % 2 == 0 ? 2 : 1;
+}
+
+// The blocks of a launch before any split: (slots, head groups).
+std::pair<int64_t, int64_t> BlockGrid(const PagedAttentionArgs& args) {
+  const int heads = HeadsPerBlock(args);
+  const int64_t rows = kRowHeads / heads;
+  return {args.num_tokens / rows + args.num_seqs, args.num_heads / heads};
+}
+
+// Whether the launch splits long blocks: only when its blocks fit the GPU about once, where the
+// causal imbalance of one wave decides its length (many waves balance themselves).
+bool SplitsKeys(const PagedAttentionArgs& args, int num_sms) {
+  const auto [slots, groups] = BlockGrid(args);
+  return slots * groups <= std::min<int64_t>(2 * int64_t{num_sms}, kSplitCounters);
+}
+
 template <int kD, int kHeads>
-void Launch(const PagedAttentionArgs& args, cudaStream_t stream) {
-  constexpr int kRows = kRowHeads / kHeads;
-  const int64_t num_slots = args.num_tokens / kRows + args.num_seqs;
-  BRISK_CHECK_LE(num_slots, int64_t{0x7fffffff}) << "prefill attention slots";
+void Launch(const PagedAttentionArgs& args, const KeySplit& split, cudaStream_t stream) {
+  const auto [num_slots, groups] = BlockGrid(args);
+  const int64_t blocks = num_slots * split.parts * groups;
+  BRISK_CHECK_LE(blocks, int64_t{0x7fffffff}) << "prefill attention blocks";
   constexpr size_t kBytes = Layout<kD>::kBytes;
   BRISK_CUDA_CHECK(cudaFuncSetAttribute(PrefillAttentionBf16Kernel<kD, kHeads>,
                                         cudaFuncAttributeMaxDynamicSharedMemorySize,
                                         static_cast<int>(kBytes)));
-  const dim3 grid(static_cast<unsigned>(num_slots),
-                  static_cast<unsigned>(args.num_heads / kHeads));
-  PrefillAttentionBf16Kernel<kD, kHeads><<<grid, kThreads, kBytes, stream>>>(args, num_slots);
+  PrefillAttentionBf16Kernel<kD, kHeads><<<static_cast<unsigned>(blocks), kThreads, kBytes,
+                                           stream>>>(args, num_slots, split);
   BRISK_CUDA_CHECK(cudaGetLastError());
 }
 
-// Two query heads per block when they can share a KV head, else one.
 template <int kD>
-void LaunchForHeadDim(const PagedAttentionArgs& args, cudaStream_t stream) {
-  if ((args.num_heads / args.num_kv_heads) % 2 == 0) {
-    Launch<kD, 2>(args, stream);
+void LaunchForHeadDim(const PagedAttentionArgs& args, const KeySplit& split,
+                      cudaStream_t stream) {
+  if (HeadsPerBlock(args) == 2) {
+    Launch<kD, 2>(args, split, stream);
   } else {
-    Launch<kD, 1>(args, stream);
+    Launch<kD, 1>(args, split, stream);
   }
 }
 
@@ -494,7 +609,19 @@ bool PrefillAttentionBf16Supports(const PagedAttentionArgs& args, int max_shared
   return shared_bytes <= static_cast<size_t>(max_shared_bytes);
 }
 
+size_t PrefillAttentionBf16WorkspaceBytes(const PagedAttentionArgs& args, int num_sms) {
+  if (args.num_tokens == 0 || args.max_query_len == 1 || args.num_kv_heads <= 0 ||
+      !SplitsKeys(args, num_sms)) {
+    return 0;
+  }
+  const auto [slots, groups] = BlockGrid(args);
+  return kSplitCounters * sizeof(unsigned) +
+         static_cast<size_t>(slots * groups * 2 * kRowHeads * (args.head_dim + 2)) *
+             sizeof(float);
+}
+
 void LaunchPrefillAttentionBf16(const PagedAttentionArgs& args, int max_shared_bytes,
+                                int num_sms, void* workspace, size_t workspace_bytes,
                                 cudaStream_t stream) {
   BRISK_CHECK(PrefillAttentionBf16Supports(args, max_shared_bytes))
       << "bf16 prefill attention: head_dim " << args.head_dim
@@ -504,11 +631,21 @@ void LaunchPrefillAttentionBf16(const PagedAttentionArgs& args, int max_shared_b
       << "num_heads " << args.num_heads << " num_kv_heads " << args.num_kv_heads;
   if (args.num_tokens == 0 || args.max_query_len == 1) return;
   BRISK_CHECK_GT(args.num_seqs, 0);
+  const size_t needed = PrefillAttentionBf16WorkspaceBytes(args, num_sms);
+  BRISK_CHECK(workspace_bytes >= needed && (needed == 0 || workspace != nullptr))
+      << "bf16 prefill attention workspace of " << workspace_bytes << " bytes, needs " << needed;
+  KeySplit split;
+  if (needed > 0) {
+    split.parts = 2;
+    split.counters = static_cast<unsigned*>(workspace);
+    split.partials =
+        reinterpret_cast<float*>(static_cast<char*>(workspace) + kSplitCounters * sizeof(unsigned));
+  }
   switch (args.head_dim) {
-    case 32: LaunchForHeadDim<32>(args, stream); break;
-    case 64: LaunchForHeadDim<64>(args, stream); break;
-    case 96: LaunchForHeadDim<96>(args, stream); break;
-    default: LaunchForHeadDim<128>(args, stream); break;
+    case 32: LaunchForHeadDim<32>(args, split, stream); break;
+    case 64: LaunchForHeadDim<64>(args, split, stream); break;
+    case 96: LaunchForHeadDim<96>(args, split, stream); break;
+    default: LaunchForHeadDim<128>(args, split, stream); break;
   }
 }
 

@@ -4,6 +4,8 @@
 
 #include <cuda_runtime.h>
 
+#include <cstddef>
+
 #include "backend/cuda/attention.cuh"
 
 namespace brisk::backend::cuda {
@@ -15,14 +17,24 @@ namespace brisk::backend::cuda {
 // cudaDevAttrMaxSharedMemoryPerBlockOptin, read once by the caller.
 bool PrefillAttentionBf16Supports(const PagedAttentionArgs& args, int max_shared_bytes);
 
+// Bytes of device workspace LaunchPrefillAttentionBf16 needs for `args` on a GPU of `num_sms`
+// multiprocessors: 0, or (when a small grid splits its long blocks' keys over two blocks) room
+// for the parts' partial results after a fixed area of arrival counters.
+size_t PrefillAttentionBf16WorkspaceBytes(const PagedAttentionArgs& args, int num_sms);
+
 // Queues the attention of every row of a sequence with several query rows, as
 // LaunchPagedAttention does (decode rows are left untouched), with q, k, v and the softmax
 // weights rounded to bf16 and f32 accumulation (mma.sync on tensor cores); the softmax
 // statistics are f32. The result differs from the f32 kernels by about bf16's rounding of the
-// weights and inputs. Nothing is launched when max_query_len == 1.
+// weights and inputs (and, where keys are split, by the order of the f32 sums). Deterministic.
+// Nothing is launched when max_query_len == 1.
+// `workspace`: PrefillAttentionBf16WorkspaceBytes(args, num_sms) or more bytes of device
+// memory that nothing else uses while the kernel runs; its counter area (the first 16 KiB)
+// must be zero when first given, and every launch leaves it zero.
 // REQUIRES: PrefillAttentionBf16Supports(args, max_shared_bytes); the REQUIRES of
 // LaunchPagedAttention.
 void LaunchPrefillAttentionBf16(const PagedAttentionArgs& args, int max_shared_bytes,
+                                int num_sms, void* workspace, size_t workspace_bytes,
                                 cudaStream_t stream);
 
 }  // namespace brisk::backend::cuda
