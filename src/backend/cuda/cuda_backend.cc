@@ -334,32 +334,6 @@ class CudaBackend final : public Backend {
   int max_shared_bytes_ = 0;  // opt-in shared memory per block; constant after Init
 };
 
-// A CUDA graph instantiated from one recording, replayed on the backend's stream.
-class CudaOpGraph final : public OpGraph {
- public:
-  CudaOpGraph(std::shared_ptr<StreamContext> context, cudaGraph_t graph, cudaGraphExec_t exec)
-      : context_(std::move(context)), graph_(graph), exec_(exec) {}
-  ~CudaOpGraph() override {
-    ScopedDevice guard(context_->device_index);
-    // A replay still queued reads the executable: wait for it (errors are reported elsewhere).
-    cudaStreamSynchronize(context_->stream);
-    cudaGraphExecDestroy(exec_);
-    cudaGraphDestroy(graph_);
-  }
-  CudaOpGraph(const CudaOpGraph&) = delete;
-  CudaOpGraph& operator=(const CudaOpGraph&) = delete;
-
-  void Replay() override {
-    ScopedDevice guard(context_->device_index);
-    BRISK_CUDA_CHECK(cudaGraphLaunch(exec_, context_->stream));
-  }
-
- private:
-  const std::shared_ptr<StreamContext> context_;
-  cudaGraph_t graph_;
-  cudaGraphExec_t exec_;
-};
-
 std::unique_ptr<OpGraph> CudaBackend::Record(const std::function<void()>& record) {
   ScopedDevice guard(context_->device_index);
   BRISK_CHECK(!recording_) << "Record inside Record";
@@ -371,9 +345,7 @@ std::unique_ptr<OpGraph> CudaBackend::Record(const std::function<void()>& record
   recording_ = false;
   cudaGraph_t graph = nullptr;
   BRISK_CUDA_CHECK(cudaStreamEndCapture(stream(), &graph));
-  cudaGraphExec_t exec = nullptr;
-  BRISK_CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
-  return std::make_unique<CudaOpGraph>(context_, graph, exec);
+  return cuda::InstantiateGraph(context_, graph);
 }
 
 void CudaBackend::Embedding(const Tensor& table, const Tensor& ids, Tensor* out) {
@@ -642,36 +614,6 @@ void CudaBackend::WriteKvCache(const Tensor& k, const Tensor& v, const Tensor& s
                            stream());
 }
 
-namespace {
-
-// The kernels' view of a PagedAttention call whose shapes `d` were checked.
-cuda::PagedAttentionArgs AttentionArgs(const float* q, const Tensor& k_cache,
-                                       const Tensor& v_cache, const AttentionMetadata& meta,
-                                       const AttentionParams& params, const AttentionDims& d,
-                                       Tensor* out) {
-  return {.q = q,
-          .k_cache = k_cache.data<float>(),
-          .v_cache = v_cache.data<float>(),
-          .query_start_loc = meta.query_start_loc.data<int32_t>(),
-          .context_lens = meta.context_lens.data<int32_t>(),
-          .block_tables = meta.block_tables.data<int32_t>(),
-          .out = out->data<float>(),
-          .num_tokens = d.num_tokens,
-          .num_heads = d.num_heads,
-          .num_kv_heads = d.cache.num_kv_heads,
-          .head_dim = d.head_dim,
-          .num_seqs = d.num_seqs,
-          .max_blocks_per_seq = d.max_blocks_per_seq,
-          .num_blocks = d.cache.num_blocks,
-          .block_size = d.cache.block_size,
-          .scale = params.scale,
-          .sliding_window = params.sliding_window,
-          .max_query_len = meta.max_query_len,
-          .max_context_len = meta.max_context_len};
-}
-
-}  // namespace
-
 void CudaBackend::PagedAttention(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
                                  const AttentionMetadata& meta, const AttentionParams& params,
                                  Tensor* out) {
@@ -679,7 +621,7 @@ void CudaBackend::PagedAttention(const Tensor& q, const Tensor& k_cache, const T
   const AttentionDims d =
       cuda::CheckPagedAttentionOnDevice(q, k_cache, v_cache, meta, params, *out);
   const cuda::PagedAttentionArgs args =
-      AttentionArgs(q.data<float>(), k_cache, v_cache, meta, params, d, out);
+      cuda::PagedAttentionArgsOf(q.data<float>(), k_cache, v_cache, meta, params, d, out);
   if (d.num_tokens == 0) return;
   // Decode rows (sequences with one query row), then the rest: disjoint rows, one stream.
   const cuda::DecodeAttentionPlan plan = cuda::PlanDecodeAttention(args, num_sms_);
@@ -737,7 +679,7 @@ void CudaBackend::QkvRopeAttention(const Tensor& qkv, const Tensor& positions,
     const AttentionDims d =
         cuda::CheckPagedAttentionOnDevice(*out, *k_cache, *v_cache, meta, params, *out);
     const cuda::PagedAttentionArgs args =
-        AttentionArgs(nullptr, *k_cache, *v_cache, meta, params, d, out);
+        cuda::PagedAttentionArgsOf(nullptr, *k_cache, *v_cache, meta, params, d, out);
     const cuda::DecodeRopeArgs rope{.qkv = qkv.data<float>(),
                                     .positions = positions.data<int32_t>(),
                                     .cos_sin = cos_sin.data<float>(),

@@ -152,4 +152,29 @@ SampleTokensDims CheckSampleTokensOnDevice(const Tensor& logits, const Tensor& p
   return CheckSampleTokensShapes(logits, params, ids);
 }
 
+PagedAttentionArgs PagedAttentionArgsOf(const float* q, const Tensor& k_cache,
+                                        const Tensor& v_cache, const AttentionMetadata& meta,
+                                        const AttentionParams& params, const AttentionDims& d,
+                                        Tensor* out) {
+  return {.q = q,
+          .k_cache = k_cache.data<float>(),
+          .v_cache = v_cache.data<float>(),
+          .query_start_loc = meta.query_start_loc.data<int32_t>(),
+          .context_lens = meta.context_lens.data<int32_t>(),
+          .block_tables = meta.block_tables.data<int32_t>(),
+          .out = out->data<float>(),
+          .num_tokens = d.num_tokens,
+          .num_heads = d.num_heads,
+          .num_kv_heads = d.cache.num_kv_heads,
+          .head_dim = d.head_dim,
+          .num_seqs = d.num_seqs,
+          .max_blocks_per_seq = d.max_blocks_per_seq,
+          .num_blocks = d.cache.num_blocks,
+          .block_size = d.cache.block_size,
+          .scale = params.scale,
+          .sliding_window = params.sliding_window,
+          .max_query_len = meta.max_query_len,
+          .max_context_len = meta.max_context_len};
+}
+
 }  // namespace brisk::backend::cuda

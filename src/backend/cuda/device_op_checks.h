@@ -6,6 +6,7 @@
 #pragma once
 
 #include "backend/backend.h"
+#include "backend/cuda/attention.cuh"
 #include "backend/op_shapes.h"
 
 namespace brisk::backend::cuda {
@@ -39,6 +40,12 @@ KvCacheDims CheckWriteKvCacheOnDevice(const Tensor& k, const Tensor& v,
 AttentionDims CheckPagedAttentionOnDevice(const Tensor& q, const Tensor& k_cache,
                                           const Tensor& v_cache, const AttentionMetadata& meta,
                                           const AttentionParams& params, const Tensor& out);
+// The attention kernels' view of a PagedAttention call whose shapes `d` were checked; `q` may
+// be null for a kernel that builds its queries itself.
+PagedAttentionArgs PagedAttentionArgsOf(const float* q, const Tensor& k_cache,
+                                        const Tensor& v_cache, const AttentionMetadata& meta,
+                                        const AttentionParams& params, const AttentionDims& d,
+                                        Tensor* out);
 
 RowDims CheckLayerNormOnDevice(const Tensor& x, const Tensor& weight, const Tensor& bias,
                                const Tensor& out);

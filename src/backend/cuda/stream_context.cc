@@ -101,7 +101,41 @@ class PinnedReadback final : public HostReadback {
   bool pending_ = false;
 };
 
+// A CUDA graph instantiated from one recording, replayed on the backend's stream.
+class StreamGraph final : public OpGraph {
+ public:
+  StreamGraph(std::shared_ptr<StreamContext> context, cudaGraph_t graph, cudaGraphExec_t exec)
+      : context_(std::move(context)), graph_(graph), exec_(exec) {}
+  ~StreamGraph() override {
+    ScopedDevice guard(context_->device_index);
+    // A replay still queued reads the executable: wait for it (errors are reported elsewhere).
+    cudaStreamSynchronize(context_->stream);
+    cudaGraphExecDestroy(exec_);
+    cudaGraphDestroy(graph_);
+  }
+  StreamGraph(const StreamGraph&) = delete;
+  StreamGraph& operator=(const StreamGraph&) = delete;
+
+  void Replay() override {
+    ScopedDevice guard(context_->device_index);
+    BRISK_CUDA_CHECK(cudaGraphLaunch(exec_, context_->stream));
+  }
+
+ private:
+  const std::shared_ptr<StreamContext> context_;
+  cudaGraph_t graph_;
+  cudaGraphExec_t exec_;
+};
+
 }  // namespace
+
+std::unique_ptr<OpGraph> InstantiateGraph(std::shared_ptr<StreamContext> context,
+                                          cudaGraph_t graph) {
+  ScopedDevice guard(context->device_index);
+  cudaGraphExec_t exec = nullptr;
+  BRISK_CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
+  return std::make_unique<StreamGraph>(std::move(context), graph, exec);
+}
 
 std::unique_ptr<HostReadback> NewPinnedReadback(std::shared_ptr<StreamContext> context,
                                                 int64_t capacity_bytes) {

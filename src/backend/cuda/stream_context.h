@@ -1,5 +1,6 @@
 // The device and stream a CudaBackend queues its work on, the helpers that wait for that work,
-// and a HostReadback over page-locked memory. Host-side header (no kernel syntax).
+// a HostReadback over page-locked memory and the replay of captured graphs. Host-side header
+// (no kernel syntax).
 #pragma once
 
 #include <cuda_runtime.h>
@@ -48,5 +49,10 @@ void SynchronizeOrDie(cudaStream_t stream, const char* where);
 // `capacity_bytes` and an event marks its end.
 std::unique_ptr<HostReadback> NewPinnedReadback(std::shared_ptr<StreamContext> context,
                                                 int64_t capacity_bytes);
+
+// An OpGraph that replays `graph` (a capture of `context`'s stream, now owned by the result) on
+// that stream; destroying it waits for replays still queued.
+std::unique_ptr<OpGraph> InstantiateGraph(std::shared_ptr<StreamContext> context,
+                                          cudaGraph_t graph);
 
 }  // namespace brisk::backend::cuda
