@@ -492,7 +492,8 @@ struct Bf16PrefillCase {
   int64_t queries, context, num_heads, num_kv_heads, head_dim;
   int window = 0;
 };
-double Bf16PrefillWorstError(Backend* bf16, ReferenceBackend& reference, const Bf16PrefillCase& c) {
+double Bf16PrefillWorstError(Backend* bf16, ReferenceBackend* reference,
+                             const Bf16PrefillCase& c) {
   constexpr int64_t kBlockSize = 16;
   const int64_t num_blocks = (c.context + kBlockSize - 1) / kBlockSize;
   Tensor q = tensor::ToF32(RandomHalf(DType::kBF16, {c.queries, c.num_heads, c.head_dim}, 80));
@@ -517,7 +518,7 @@ double Bf16PrefillWorstError(Backend* bf16, ReferenceBackend& reference, const B
                                     .max_query_len = static_cast<int>(c.queries),
                                     .max_context_len = static_cast<int>(c.context)};
   Tensor expected = Tensor::Empty(DType::kF32, q.shape());
-  reference.PagedAttention(q, k_cache, v_cache, host_meta, params, &expected);
+  reference->PagedAttention(q, k_cache, v_cache, host_meta, params, &expected);
   const AttentionMetadata meta{.query_start_loc = bf16->ToDevice(starts),
                                .context_lens = bf16->ToDevice(lens),
                                .block_tables = bf16->ToDevice(tables),
@@ -543,7 +544,7 @@ TEST_F(CudaBackendTest, Bf16PrefillAttentionSingleSequences) {
   std::unique_ptr<Backend> bf16 = MakeCuda(CudaBackendOptions::Activations::kBf16, true);
   ASSERT_NE(bf16, nullptr);
   for (int64_t n : {2, 5, 8, 16, 17, 64, 65, 130, 300}) {
-    EXPECT_LE(Bf16PrefillWorstError(bf16.get(), reference_, {n, n, 8, 2, 32}), 1.0 / 256)
+    EXPECT_LE(Bf16PrefillWorstError(bf16.get(), &reference_, {n, n, 8, 2, 32}), 1.0 / 256)
         << n << " rows";
   }
 }
@@ -556,11 +557,11 @@ TEST_F(CudaBackendTest, Bf16PrefillAttentionAcrossKeySplits) {
   std::unique_ptr<Backend> bf16 = MakeCuda(CudaBackendOptions::Activations::kBf16, true);
   ASSERT_NE(bf16, nullptr);
   for (int window : {65, 0, 100}) {
-    EXPECT_LE(Bf16PrefillWorstError(bf16.get(), reference_, {64, 264, 8, 2, 64, window}),
+    EXPECT_LE(Bf16PrefillWorstError(bf16.get(), &reference_, {64, 264, 8, 2, 64, window}),
               1.0 / 256)
         << "window " << window;
   }
-  EXPECT_LE(Bf16PrefillWorstError(bf16.get(), reference_, {1100, 1100, 32, 8, 32}), 1.0 / 256);
+  EXPECT_LE(Bf16PrefillWorstError(bf16.get(), &reference_, {1100, 1100, 32, 8, 32}), 1.0 / 256);
 }
 
 // Mistakes fail loudly: a host tensor passed to an op is named on the host; a bad index found

@@ -54,8 +54,8 @@ class PinnedReadback final : public HostReadback {
   PinnedReadback(std::shared_ptr<StreamContext> context, int64_t capacity_bytes)
       : context_(std::move(context)), capacity_bytes_(capacity_bytes) {
     ScopedDevice guard(context_->device_index);
-    BRISK_CUDA_CHECK(cudaHostAlloc(&buffer_, static_cast<size_t>(std::max<int64_t>(capacity_bytes, 1)),
-                                   cudaHostAllocDefault));
+    const size_t bytes = static_cast<size_t>(std::max<int64_t>(capacity_bytes, 1));
+    BRISK_CUDA_CHECK(cudaHostAlloc(&buffer_, bytes, cudaHostAllocDefault));
     BRISK_CUDA_CHECK(cudaEventCreateWithFlags(&done_, cudaEventDisableTiming));
   }
 
